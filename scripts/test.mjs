@@ -1,0 +1,131 @@
+// The whole test suite, as `npm test` runs it on a fresh clone where only
+// Node and npm exist: install, static checks, the one test suite on Deno,
+// Bun and Node, the JSR dry run, and the npm package checked as users get it.
+// Every step runs even after a failure, so one run shows everything wrong.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setup } from "./setup.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(root, "node_modules", ".bin");
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+const MINUTE = 60_000;
+
+function run(command, args, { cwd = root, timeout = 10 * MINUTE } = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    env,
+    stdio: "inherit",
+    timeout,
+  });
+  if (result.error) throw result.error;
+  if (result.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(" ")} exited with ${
+        result.status ?? result.signal
+      }`,
+    );
+  }
+}
+
+function testFiles(dir, suffix) {
+  return readdirSync(dir).filter((name) => name.endsWith(suffix)).sort()
+    .map((name) => join(dir, name));
+}
+
+// Installs the packed tarball into a scratch project and imports it the way
+// users do, from each runtime.
+function smokeTestPackage() {
+  const scratch = mkdtempSync(join(tmpdir(), "ssekit-pack-"));
+  try {
+    run("npm", ["pack", join(root, "npm"), "--pack-destination", scratch], {
+      cwd: scratch,
+    });
+    const tarball = readdirSync(scratch).find((name) => name.endsWith(".tgz"));
+    writeFileSync(
+      join(scratch, "package.json"),
+      JSON.stringify({ name: "smoke", private: true, type: "module" }),
+    );
+    run("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--no-save",
+      `./${tarball}`,
+    ], { cwd: scratch });
+    writeFileSync(
+      join(scratch, "smoke.mjs"),
+      `import { createSSEStream, formatEvent } from "ssekit";
+const text = await createSSEStream([{ event: "hi", data: [1] }]).text();
+if (text !== ":\\n" + formatEvent({ event: "hi", data: [1] })) {
+  throw new Error("unexpected body " + JSON.stringify(text));
+}
+console.log("smoke: imported ssekit and streamed", JSON.stringify(text));
+`,
+    );
+    run("node", ["smoke.mjs"], { cwd: scratch });
+    run("bun", ["smoke.mjs"], { cwd: scratch });
+    run("deno", ["run", "-A", "smoke.mjs"], { cwd: scratch });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const steps = [
+  ["deno fmt --check", () => run("deno", ["fmt", "--check"])],
+  ["deno lint", () => run("deno", ["lint"])],
+  ["deno check", () => run("deno", ["check", "."])],
+  [
+    "tsc: core without runtime types",
+    () => run("tsc", ["-p", "tsconfig.json"]),
+  ],
+  ["deno test", () => run("deno", ["test", "-A", "tests/"])],
+  ["bun test", () => run("bun", ["test", "./tests/"])],
+  ["node test (compiled)", () => {
+    rmSync(join(root, ".build"), { recursive: true, force: true });
+    run("tsc", ["-p", "tsconfig.test.json"]);
+    run("node", [
+      "--test",
+      ...testFiles(join(root, ".build", "tests"), ".test.js"),
+    ]);
+  }],
+  [
+    "deno publish --dry-run",
+    () => run("deno", ["publish", "--dry-run", "--allow-dirty"]),
+  ],
+  ["deno doc --lint", () => run("deno", ["doc", "--lint", "mod.ts"])],
+  ["npm run build", () => run("npm", ["run", "build"])],
+  ["publint", () => run("publint", ["npm"])],
+  [
+    "attw --profile esm-only",
+    () => run("attw", ["--pack", "npm", "--profile", "esm-only"]),
+  ],
+  ["npm pack + import from node, bun, deno", smokeTestPackage],
+];
+
+setup();
+const failed = [];
+const started = Date.now();
+for (const [name, step] of steps) {
+  console.log(`\n=== ${name}`);
+  const t0 = Date.now();
+  try {
+    step();
+    console.log(`=== ${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    failed.push(name);
+    console.log(`=== ${name}: FAILED: ${error.message}`);
+  }
+}
+console.log(
+  `\nAll steps took ${((Date.now() - started) / 1000).toFixed(0)} s.${
+    failed.length ? ` Failed: ${failed.join(", ")}` : ""
+  }`,
+);
+console.log(
+  `checks: ${steps.length - failed.length} passed, ${failed.length} failed`,
+);
+process.exitCode = failed.length ? 1 : 0;

@@ -1,0 +1,187 @@
+/**
+ * The wire encoder: {@linkcode formatEvent} turns one event into spec-exact
+ * text, {@linkcode SSEEncoderStream} does it for a stream.
+ *
+ * The format is the one the WHATWG HTML standard's "interpreting an event
+ * stream" algorithm reads: `field: value` lines, CR / LF / CRLF ending lines,
+ * a blank line dispatching the event.
+ *
+ * @module
+ */
+
+import type { SSEEvent } from "./types.ts";
+
+/** Options for {@linkcode formatEvent} and {@linkcode SSEEncoderStream}. */
+export interface FormatEventOptions {
+  /**
+   * Turns non-string `data` into text. It must return a string; CR and LF in
+   * it are split into `data:` lines like any string data.
+   *
+   * @default {JSON.stringify}
+   */
+  serialize?: (data: unknown) => string;
+}
+
+const LINE_BREAK = /\r\n|\r|\n/g;
+
+function lines(prefix: string, text: string): string {
+  // Most payloads are one line: skip the regular expression for them.
+  if (text.indexOf("\n") === -1 && text.indexOf("\r") === -1) {
+    return prefix + text + "\n";
+  }
+  const separator = "\n" + prefix;
+  return prefix +
+    (text.indexOf("\r") === -1
+      ? text.replaceAll("\n", separator)
+      : text.replace(LINE_BREAK, separator)) +
+    "\n";
+}
+
+function invalid(field: string, problem: string, value: unknown): TypeError {
+  let shown: string;
+  try {
+    shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    shown = typeof value;
+  }
+  return new TypeError(
+    `Invalid SSE event field "${field}": ${problem}, got ${shown}`,
+  );
+}
+
+function hasLineBreak(text: string): boolean {
+  return text.indexOf("\n") !== -1 || text.indexOf("\r") !== -1;
+}
+
+/**
+ * Formats one event as spec-exact `text/event-stream` text.
+ *
+ * `data` is split on CR, LF and CRLF into one `data:` line each (an empty
+ * string still sends one `data:` line); comments likewise become one `:`
+ * line each. An event with `data`, `event` or `id` ends with the blank line
+ * that dispatches it; a comment- or retry-only event does not, so it never
+ * dispatches anything on its own.
+ *
+ * Fields that could inject other fields are rejected rather than escaped:
+ * CR or LF in `event` or `id`, NUL in `id`, and a `retry` that is not a
+ * non-negative safe integer throw a `TypeError` naming the field.
+ *
+ * @example Formatting an event
+ * ```ts
+ * import { formatEvent } from "@ssekit/ssekit";
+ *
+ * formatEvent({ event: "update", id: 7, data: "line 1\nline 2" });
+ * // "event: update\nid: 7\ndata: line 1\ndata: line 2\n\n"
+ * formatEvent("hello"); // "data: hello\n\n"
+ * ```
+ *
+ * @param event The event, or a string meaning `{ data: string }`.
+ * @param options How to serialize non-string data.
+ * @returns The event's text, ready to be written to the stream.
+ * @throws {TypeError} When a field is invalid or `serialize` returns a non-string.
+ */
+export function formatEvent(
+  event: SSEEvent | string,
+  options?: FormatEventOptions,
+): string {
+  if (typeof event === "string") return lines("data: ", event) + "\n";
+  if (typeof event !== "object" || event === null) {
+    throw new TypeError(
+      `Invalid SSE event: expected a string or an object with data, event, id, retry or comment, got ${
+        event === null ? "null" : typeof event
+      }`,
+    );
+  }
+  const { data, event: type, id, retry, comment } = event;
+  let text = "";
+  if (comment !== undefined) {
+    if (typeof comment !== "string") {
+      throw invalid("comment", "it must be a string", comment);
+    }
+    text = lines(": ", comment);
+  }
+  if (type !== undefined) {
+    if (typeof type !== "string" || hasLineBreak(type)) {
+      throw invalid("event", "it must be a string without CR or LF", type);
+    }
+    text += "event: " + type + "\n";
+  }
+  if (id !== undefined) {
+    const value = typeof id === "number" && Number.isFinite(id)
+      ? String(id)
+      : id;
+    if (
+      typeof value !== "string" || hasLineBreak(value) ||
+      value.indexOf("\0") !== -1
+    ) {
+      throw invalid(
+        "id",
+        "it must be a finite number or a string without CR, LF or NUL",
+        id,
+      );
+    }
+    text += "id: " + value + "\n";
+  }
+  if (retry !== undefined) {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw invalid(
+        "retry",
+        "it must be a non-negative safe integer (milliseconds)",
+        retry,
+      );
+    }
+    text += "retry: " + retry + "\n";
+  }
+  if (data !== undefined) {
+    let payload = data;
+    if (typeof payload !== "string") {
+      payload = (options?.serialize ?? JSON.stringify)(data);
+      if (typeof payload !== "string") {
+        throw invalid(
+          "data",
+          "serialize must return a string",
+          typeof payload,
+        );
+      }
+    }
+    return text + lines("data: ", payload as string) + "\n";
+  }
+  return type !== undefined || id !== undefined ? text + "\n" : text;
+}
+
+/**
+ * A `TransformStream` from events (objects or strings) to the UTF-8 bytes
+ * of `text/event-stream`, for custom pipelines. An invalid event errors the
+ * stream with the `TypeError` {@linkcode formatEvent} throws.
+ *
+ * `createSSEStream` is the better choice for a `Response`: it coalesces
+ * events, sends keep-alives and handles errors and cancellation.
+ *
+ * @example Encoding a stream of events
+ * ```ts
+ * import { SSEEncoderStream } from "@ssekit/ssekit";
+ *
+ * const body = ReadableStream.from([{ event: "tick", data: 1 }, "done"])
+ *   .pipeThrough(new SSEEncoderStream());
+ * const response = new Response(body, {
+ *   headers: { "Content-Type": "text/event-stream; charset=utf-8" },
+ * });
+ * ```
+ */
+export class SSEEncoderStream
+  extends TransformStream<SSEEvent | string, Uint8Array> {
+  /**
+   * Creates the stream.
+   *
+   * @param options How to serialize non-string data.
+   */
+  constructor(options?: FormatEventOptions) {
+    const encoder = new TextEncoder();
+    super({
+      transform(event, controller) {
+        const text = formatEvent(event, options);
+        if (text !== "") controller.enqueue(encoder.encode(text));
+      },
+    });
+  }
+}

@@ -1,0 +1,498 @@
+// createSSEStream in process: the Response, the wire text, coalescing,
+// backpressure, cancellation, errors and keep-alive.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  createSSEStream,
+  DEFAULT_KEEP_ALIVE,
+  formatEvent,
+  type SSEEvent,
+} from "../mod.ts";
+
+const decoder = new TextDecoder();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads one chunk of the body as text, failing instead of hanging. */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms = 2_000,
+): Promise<string | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no chunk within ${ms} ms`)), ms);
+  });
+  try {
+    const { done, value } = await Promise.race([reader.read(), timeout]);
+    return done ? undefined : decoder.decode(value);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readAll(response: Response): Promise<string[]> {
+  const reader = response.body!.getReader();
+  const chunks: string[] = [];
+  for (let chunk; (chunk = await readChunk(reader)) !== undefined;) {
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/** A promise with its resolver, for producers that wait on the consumer. */
+function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+} {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => resolve = r);
+  return { promise, resolve };
+}
+
+const quiet = { onError: () => {} };
+
+describe("createSSEStream: the response", () => {
+  test("has the SSE headers and no hop-by-hop header", () => {
+    const response = createSSEStream([]);
+    assert.equal(response.status, 200);
+    assert.equal(
+      response.headers.get("content-type"),
+      "text/event-stream; charset=utf-8",
+    );
+    assert.equal(
+      response.headers.get("cache-control"),
+      "no-cache, no-transform",
+    );
+    assert.equal(response.headers.get("x-accel-buffering"), "no");
+    for (const name of ["connection", "transfer-encoding", "keep-alive"]) {
+      assert.equal(response.headers.has(name), false, name);
+    }
+  });
+
+  test("merges options.headers over the defaults and takes a status", async () => {
+    const response = createSSEStream([], {
+      status: 201,
+      headers: { "Cache-Control": "no-store", "X-Trace": "1" },
+    });
+    assert.equal(response.status, 201);
+    assert.equal(response.headers.get("cache-control"), "no-store");
+    assert.equal(response.headers.get("x-trace"), "1");
+    assert.equal(response.headers.get("x-accel-buffering"), "no");
+    await response.body!.cancel();
+  });
+
+  test("rejects hop-by-hop headers, which break HTTP/2", () => {
+    for (
+      const name of ["Connection", "Transfer-Encoding", "Keep-Alive", "Upgrade"]
+    ) {
+      assert.throws(
+        () => createSSEStream([], { headers: { [name]: "x" } }),
+        (error: unknown) =>
+          error instanceof TypeError &&
+          error.message.includes(name.toLowerCase()),
+      );
+    }
+  });
+
+  test("rejects a source that is not a sequence, and a string", () => {
+    for (const bad of [null, 42, "data", {}]) {
+      assert.throws(() => createSSEStream(bad as unknown as []), TypeError);
+    }
+  });
+
+  test("rejects bad keepAlive and retry options", () => {
+    for (
+      const keepAlive of [0, -1, Number.NaN, 2 ** 31, true as unknown as number]
+    ) {
+      assert.throws(() => createSSEStream([], { keepAlive }), RangeError);
+    }
+    assert.throws(() => createSSEStream([], { retry: -5 }), /"retry"/);
+  });
+
+  test("writes the events as formatEvent does, after a first comment", async () => {
+    const events: (SSEEvent | string)[] = [
+      "plain",
+      { event: "update", id: 1, data: { n: 1 } },
+      { data: "two\nlines" },
+      { comment: "note" },
+      { id: "" },
+    ];
+    const text = (await readAll(createSSEStream(events))).join("");
+    assert.equal(
+      text,
+      ":\n" + events.map((event) => formatEvent(event)).join(""),
+    );
+  });
+
+  test("sends the retry hint first when asked", async () => {
+    const text = (await readAll(createSSEStream(["x"], { retry: 2500 }))).join(
+      "",
+    );
+    assert.equal(text, "retry: 2500\ndata: x\n\n");
+  });
+
+  test("uses options.serialize for non-string data", async () => {
+    const text = (await readAll(
+      createSSEStream([{ data: 7 }], { serialize: (v) => `n=${v}` }),
+    ))
+      .join("");
+    assert.equal(text, ":\ndata: n=7\n\n");
+  });
+
+  test("accepts a ReadableStream, a sync iterable of promises and a function source", async () => {
+    const fromStream = await readAll(
+      createSSEStream(ReadableStream.from(["a", "b"])),
+    );
+    assert.equal(fromStream.join(""), ":\ndata: a\n\ndata: b\n\n");
+    const fromPromises = await readAll(
+      createSSEStream([Promise.resolve("a"), "b"]),
+    );
+    assert.equal(fromPromises.join(""), ":\ndata: a\n\ndata: b\n\n");
+    let received: AbortSignal | undefined;
+    const fromFunction = await readAll(createSSEStream(async (signal) => {
+      received = signal;
+      await sleep(1);
+      return ["c"];
+    }));
+    assert.equal(fromFunction.join(""), ":\ndata: c\n\n");
+    assert.ok(received instanceof AbortSignal);
+  });
+});
+
+describe("createSSEStream: flow", () => {
+  test("the first bytes go out at once, even when the producer is silent", async () => {
+    const never = deferred();
+    const response = createSSEStream(async function* () {
+      await never.promise;
+      yield "late";
+    }());
+    const reader = response.body!.getReader();
+    assert.equal(await readChunk(reader, 500), ":\n");
+    await reader.cancel();
+    never.resolve();
+  });
+
+  test("coalesces events a sync iterable gives at once into one chunk", async () => {
+    const events = Array.from(
+      { length: 100 },
+      (_, i) => ({ id: i, data: `e${i}` }),
+    );
+    const chunks = await readAll(createSSEStream(events));
+    assert.deepEqual(chunks, [
+      ":\n",
+      events.map((event) => formatEvent(event)).join(""),
+    ]);
+  });
+
+  test("coalesces events an async generator yields without waiting", async () => {
+    async function* burst() {
+      for (let i = 0; i < 50; i++) yield `e${i}`;
+    }
+    const chunks = await readAll(createSSEStream(burst()));
+    assert.equal(chunks.length, 2);
+    assert.equal(
+      chunks[1],
+      Array.from({ length: 50 }, (_, i) => `data: e${i}\n\n`).join(""),
+    );
+  });
+
+  test("bursts separated by real waits go out as separate chunks", async () => {
+    async function* bursts() {
+      yield "a1";
+      yield "a2";
+      await sleep(20);
+      yield "b1";
+      yield "b2";
+    }
+    const chunks = await readAll(createSSEStream(bursts()));
+    assert.deepEqual(chunks, [
+      ":\n",
+      "data: a1\n\ndata: a2\n\n",
+      "data: b1\n\ndata: b2\n\n",
+    ]);
+  });
+
+  test("an event is never held back waiting for a later one", async () => {
+    // The producer yields the next event only after the consumer has seen the
+    // previous one: holding any event back would deadlock.
+    const seen: (() => void)[] = [];
+    const response = createSSEStream(async function* () {
+      for (let i = 0; i < 5; i++) {
+        const consumed = deferred();
+        seen.push(consumed.resolve);
+        yield `e${i}`;
+        await consumed.promise;
+      }
+    }());
+    const reader = response.body!.getReader();
+    assert.equal(await readChunk(reader), ":\n");
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await readChunk(reader), `data: e${i}\n\n`);
+      seen[i]();
+    }
+    assert.equal(await readChunk(reader), undefined);
+  });
+
+  test("backpressure: a reader that stops reading stops an endless source", async () => {
+    for (const kind of ["sync", "async"] as const) {
+      let pulls = 0;
+      function* syncEndless() {
+        for (;;) yield `event ${pulls++}`;
+      }
+      async function* asyncEndless() {
+        for (;;) yield `event ${pulls++}`;
+      }
+      const response = createSSEStream(
+        kind === "sync" ? syncEndless() : asyncEndless(),
+      );
+      const reader = response.body!.getReader();
+      await readChunk(reader);
+      await sleep(50);
+      const afterStop = pulls;
+      await sleep(100);
+      assert.equal(
+        pulls,
+        afterStop,
+        `${kind}: the source advanced without demand`,
+      );
+      // A few coalesced chunks at most: the queue is bounded, not the source.
+      assert.ok(afterStop < 5_000, `${kind}: ${afterStop} events pulled ahead`);
+      await reader.cancel();
+    }
+  });
+
+  test("keep-alive: a comment after keepAlive ms without a write, reset by writes", async () => {
+    const stop = deferred();
+    const response = createSSEStream(
+      async function* () {
+        // Events every 30 ms keep the line busy: no keep-alive in between.
+        for (let i = 0; i < 8; i++) {
+          yield `e${i}`;
+          await sleep(30);
+        }
+        await stop.promise;
+      }(),
+      { keepAlive: 300 },
+    );
+    const reader = response.body!.getReader();
+    let text = "";
+    const started = Date.now();
+    while (!text.includes("data: e7")) text += await readChunk(reader);
+    assert.equal(
+      text.split(":\n").length - 1,
+      1,
+      `only the first comment: ${JSON.stringify(text)}`,
+    );
+    const ping = await readChunk(reader, 2_000);
+    const idle = Date.now() - started;
+    assert.equal(ping, ":\n");
+    assert.ok(idle >= 300, `keep-alive after ${idle} ms`);
+    await reader.cancel();
+    stop.resolve();
+  });
+
+  test("keepAlive: false sends no comment after the first", async () => {
+    const never = deferred();
+    const response = createSSEStream(
+      async function* () {
+        await never.promise;
+      }(),
+      { keepAlive: false },
+    );
+    const reader = response.body!.getReader();
+    assert.equal(await readChunk(reader), ":\n");
+    await assert.rejects(readChunk(reader, 300), /no chunk within/);
+    await reader.cancel();
+    never.resolve();
+  });
+
+  test("the default keep-alive is below Bun's 10 s idle timeout", () => {
+    assert.ok(DEFAULT_KEEP_ALIVE > 0 && DEFAULT_KEEP_ALIVE < 10_000);
+  });
+});
+
+describe("createSSEStream: cancellation", () => {
+  test("cancelling the body runs the source's finally and aborts its signal", async () => {
+    const cleaned = deferred();
+    let signal: AbortSignal | undefined;
+    const response = createSSEStream((s) => {
+      signal = s;
+      return async function* () {
+        try {
+          for (let i = 0;; i++) {
+            yield `e${i}`;
+            await sleep(5);
+          }
+        } finally {
+          cleaned.resolve();
+        }
+      }();
+    });
+    const reader = response.body!.getReader();
+    await readChunk(reader);
+    await readChunk(reader);
+    await reader.cancel("client left");
+    await cleaned.promise;
+    assert.equal(signal!.aborted, true);
+    assert.equal(signal!.reason, "client left");
+  });
+
+  test("options.signal ends the stream cleanly and runs the source's finally", async () => {
+    const cleaned = deferred();
+    const aborter = new AbortController();
+    const response = createSSEStream(
+      async function* () {
+        try {
+          for (let i = 0;; i++) {
+            yield `e${i}`;
+            await sleep(5);
+          }
+        } finally {
+          cleaned.resolve();
+        }
+      }(),
+      { signal: aborter.signal },
+    );
+    const reader = response.body!.getReader();
+    await readChunk(reader);
+    await readChunk(reader);
+    aborter.abort();
+    while ((await readChunk(reader)) !== undefined);
+    await cleaned.promise;
+  });
+
+  test("an already aborted signal gives a stream that ends after the first comment", async () => {
+    let started = false;
+    const chunks = await readAll(createSSEStream(
+      function* () {
+        started = true;
+        yield "x";
+      }(),
+      { signal: AbortSignal.abort() },
+    ));
+    assert.deepEqual(chunks, [":\n"]);
+    assert.equal(started, false);
+  });
+
+  test("a ReadableStream source is cancelled with the body", async () => {
+    const cancelled = deferred<unknown>();
+    const source = new ReadableStream<string>({
+      pull: (controller) => controller.enqueue("x"),
+      cancel: (reason) => cancelled.resolve(reason),
+    }, { highWaterMark: 0 });
+    const reader = createSSEStream(source).body!.getReader();
+    await readChunk(reader);
+    await reader.cancel("bye");
+    assert.equal(await cancelled.promise, "bye");
+  });
+
+  test("a function source that resolves after cancellation is closed at once", async () => {
+    const gate = deferred();
+    const returned = deferred();
+    let nextCalls = 0;
+    const source: AsyncIterable<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          nextCalls++;
+          return Promise.resolve({ done: false, value: "never read" });
+        },
+        return: () => {
+          returned.resolve();
+          return Promise.resolve({ done: true, value: undefined });
+        },
+      }),
+    };
+    const response = createSSEStream(async () => {
+      await gate.promise;
+      return source;
+    });
+    const reader = response.body!.getReader();
+    await readChunk(reader);
+    const pending = reader.read();
+    await reader.cancel();
+    await pending;
+    gate.resolve();
+    await returned.promise;
+    assert.equal(nextCalls, 0);
+  });
+});
+
+describe("createSSEStream: errors", () => {
+  test("a throwing source ends with a generic error event that leaks nothing", async () => {
+    const original = console.error;
+    const logged: unknown[] = [];
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      const chunks = await readAll(createSSEStream(async function* () {
+        yield "before";
+        throw new Error("secret database password");
+      }()));
+      const text = chunks.join("");
+      assert.match(text, /^:\ndata: before\n\nevent: error\ndata: [^\n]+\n\n$/);
+      assert.doesNotMatch(text, /secret|password|at /);
+      assert.equal(logged.length, 1, "the server operator is told");
+    } finally {
+      console.error = original;
+    }
+  });
+
+  test("onError chooses what the client sees, or nothing", async () => {
+    const failing = () =>
+      (async function* () {
+        yield "ok";
+        throw new RangeError("boom");
+      })();
+    let seen: unknown;
+    const custom = await readAll(createSSEStream(failing(), {
+      onError: (error) => {
+        seen = error;
+        return { event: "failed", data: { retryable: true } };
+      },
+    }));
+    assert.ok(seen instanceof RangeError);
+    assert.equal(
+      custom.join(""),
+      ':\ndata: ok\n\nevent: failed\ndata: {"retryable":true}\n\n',
+    );
+    const silent = await readAll(createSSEStream(failing(), quiet));
+    assert.equal(silent.join(""), ":\ndata: ok\n\n");
+  });
+
+  test("an invalid event is never written; its TypeError goes to onError and the source is closed", async () => {
+    const cleaned = deferred();
+    let seen: unknown;
+    const chunks = await readAll(createSSEStream(
+      async function* () {
+        try {
+          yield "fine";
+          yield { id: "1\ndata: injected" };
+          yield "never";
+        } finally {
+          cleaned.resolve();
+        }
+      }(),
+      { onError: (error) => void (seen = error) },
+    ));
+    await cleaned.promise;
+    assert.equal(chunks.join(""), ":\ndata: fine\n\n");
+    assert.ok(seen instanceof TypeError);
+    assert.match((seen as TypeError).message, /"id"/);
+  });
+
+  test("a throwing function source and a throwing onError still end the stream cleanly", async () => {
+    const chunks = await readAll(createSSEStream(() => {
+      throw new Error("cannot start");
+    }, {
+      onError: () => {
+        throw new Error("handler bug");
+      },
+    }));
+    assert.match(chunks.join(""), /^:\nevent: error\ndata: [^\n]+\n\n$/);
+  });
+
+  test("an invalid onError event falls back to the generic error event", async () => {
+    const chunks = await readAll(createSSEStream(() => {
+      throw new Error("x");
+    }, { onError: () => ({ event: "bad\nname" }) }));
+    assert.match(chunks.join(""), /^:\nevent: error\ndata: [^\n]+\n\n$/);
+  });
+});
