@@ -14,7 +14,7 @@ const bin = join(root, "node_modules", ".bin");
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 const MINUTE = 60_000;
 
-function run(command, args, { cwd = root, timeout = 10 * MINUTE } = {}) {
+function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   const result = spawnSync(command, args, {
     cwd,
     env,
@@ -83,7 +83,7 @@ const steps = [
     () => run("tsc", ["-p", "tsconfig.json"]),
   ],
   ["deno test", () => run("deno", ["test", "-A", "tests/"])],
-  ["bun test", () => run("bun", ["test", "./tests/"])],
+  ["bun test", () => run("bun", ["test", "--timeout", "60000", "./tests/"])],
   ["node test (compiled)", () => {
     rmSync(join(root, ".build"), { recursive: true, force: true });
     run("tsc", ["-p", "tsconfig.test.json"]);

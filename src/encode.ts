@@ -133,18 +133,15 @@ export function formatEvent(
     text += "retry: " + retry + "\n";
   }
   if (data !== undefined) {
-    let payload = data;
+    if (typeof data === "string") return text + lines("data: ", data) + "\n";
+    const serialize = options?.serialize;
+    const payload: unknown = serialize ? serialize(data) : JSON.stringify(data);
     if (typeof payload !== "string") {
-      payload = (options?.serialize ?? JSON.stringify)(data);
-      if (typeof payload !== "string") {
-        throw invalid(
-          "data",
-          "serialize must return a string",
-          typeof payload,
-        );
-      }
+      throw invalid("data", "serialize must return a string", typeof payload);
     }
-    return text + lines("data: ", payload as string) + "\n";
+    // JSON.stringify escapes CR and LF, so its output is always one line.
+    return text +
+      (serialize ? lines("data: ", payload) : "data: " + payload + "\n") + "\n";
   }
   return type !== undefined || id !== undefined ? text + "\n" : text;
 }

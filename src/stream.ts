@@ -65,6 +65,9 @@ const IDLE_TURNS = 8;
 // also the largest TLS record, so bigger chunks would be split anyway.
 const CHUNK_CHARS = 16_384;
 const MAX_TIMEOUT = 2_147_483_647;
+// Scheduling a turn on a settled promise is cheaper than queueMicrotask,
+// which Node wraps for async hooks; the watcher schedules one per turn.
+const RESOLVED = Promise.resolve();
 const HOP_BY_HOP = [
   "connection",
   "keep-alive",
@@ -259,16 +262,16 @@ export function createSSEStream(
       } else if (appended !== seen) {
         seen = appended;
         idle = 0;
-        queueMicrotask(turn);
+        RESOLVED.then(turn);
       } else if (++idle < IDLE_TURNS) {
-        queueMicrotask(turn);
+        RESOLVED.then(turn);
       } else {
         watching = false;
         flush();
       }
     };
     watching = true;
-    queueMicrotask(turn);
+    RESOLVED.then(turn);
   };
   const finish = () => {
     finished = true;
@@ -317,11 +320,14 @@ export function createSSEStream(
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
-      write(prelude);
+      // Not write(): the keep-alive timer starts with the first read, so a
+      // Response that is never consumed holds no timer.
+      c.enqueue(encoder.encode(prelude));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort);
     },
     async pull(c) {
+      if (keepAlive && timer === undefined) timer = setTimeout(ping, keepAlive);
       if (!cursor) {
         let made: unknown;
         try {

@@ -3,6 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { formatEvent, SSEEncoderStream } from "../mod.ts";
+import { streamOf } from "./_util.ts";
 
 describe("formatEvent", () => {
   test("a string is one data line and a dispatching blank line", () => {
@@ -131,14 +132,14 @@ describe("formatEvent", () => {
 
 describe("SSEEncoderStream", () => {
   test("encodes a stream of events to UTF-8 bytes", async () => {
-    const body = ReadableStream.from([{ event: "é", data: { x: "…" } }, "done"])
+    const body = streamOf([{ event: "é", data: { x: "…" } }, "done"])
       .pipeThrough(new SSEEncoderStream());
     const text = await new Response(body).text();
     assert.equal(text, 'event: é\ndata: {"x":"…"}\n\ndata: done\n\n');
   });
 
   test("errors the stream with the TypeError for an invalid event", async () => {
-    const body = ReadableStream.from([{ id: "a\nb" }]).pipeThrough(
+    const body = streamOf([{ id: "a\nb" }]).pipeThrough(
       new SSEEncoderStream(),
     );
     await assert.rejects(new Response(body).text(), TypeError);

@@ -2,6 +2,7 @@
 // backpressure, cancellation, errors and keep-alive.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { streamOf } from "./_util.ts";
 import {
   createSSEStream,
   DEFAULT_KEEP_ALIVE,
@@ -140,7 +141,7 @@ describe("createSSEStream: the response", () => {
 
   test("accepts a ReadableStream, a sync iterable of promises and a function source", async () => {
     const fromStream = await readAll(
-      createSSEStream(ReadableStream.from(["a", "b"])),
+      createSSEStream(streamOf(["a", "b"])),
     );
     assert.equal(fromStream.join(""), ":\ndata: a\n\ndata: b\n\n");
     const fromPromises = await readAll(
@@ -235,12 +236,12 @@ describe("createSSEStream: flow", () => {
   test("backpressure: a reader that stops reading stops an endless source", async () => {
     for (const kind of ["sync", "async"] as const) {
       let pulls = 0;
-      function* syncEndless() {
+      const syncEndless = function* () {
         for (;;) yield `event ${pulls++}`;
-      }
-      async function* asyncEndless() {
+      };
+      const asyncEndless = async function* () {
         for (;;) yield `event ${pulls++}`;
-      }
+      };
       const response = createSSEStream(
         kind === "sync" ? syncEndless() : asyncEndless(),
       );
@@ -295,6 +296,7 @@ describe("createSSEStream: flow", () => {
     const response = createSSEStream(
       async function* () {
         await never.promise;
+        yield "late";
       }(),
       { keepAlive: false },
     );

@@ -1,0 +1,11 @@
+// Small helpers shared by the test files.
+
+/** A ReadableStream of the given chunks (ReadableStream.from is not typed everywhere). */
+export function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
+  return new ReadableStream<T>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+}

@@ -1,0 +1,169 @@
+// createSSEStream over real sockets on 127.0.0.1: the runtime's own server
+// (Deno.serve, Bun.serve) and node:http, with a raw TCP client whose close is
+// a real disconnect.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createSSEStream } from "../mod.ts";
+import { RawClient } from "./_client.ts";
+import { type Handler, serve, serverKinds } from "./_server.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what}: not within ${ms} ms`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function withServer(
+  kind: (typeof serverKinds)[number],
+  handler: Handler,
+  body: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = await serve(handler, kind);
+  try {
+    await body(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+for (const kind of serverKinds) {
+  describe(`createSSEStream on ${kind}`, () => {
+    test("streams the events with the SSE headers, then ends the response", async () => {
+      await withServer(kind, (request) =>
+        createSSEStream(
+          async function* () {
+            yield { event: "greeting", id: 1, data: "héllo …" };
+            await sleep(10);
+            yield { data: { n: 2 } };
+          }(),
+          { signal: request.signal },
+        ), async (url) => {
+        const client = new RawClient(url);
+        const { status, headers } = await within(
+          client.response,
+          5_000,
+          "headers",
+        );
+        assert.equal(status, 200);
+        assert.equal(
+          headers.get("content-type"),
+          "text/event-stream; charset=utf-8",
+        );
+        assert.equal(headers.get("cache-control"), "no-cache, no-transform");
+        assert.equal(headers.get("x-accel-buffering"), "no");
+        await within(client.ended, 5_000, "end of body");
+        assert.equal(
+          client.body,
+          ':\nevent: greeting\nid: 1\ndata: héllo …\n\ndata: {"n":2}\n\n',
+        );
+        client.close();
+      });
+    });
+
+    test("a client disconnect runs the producer's finally and aborts its signal", async () => {
+      let cleaned!: () => void;
+      const finallyRan = new Promise<void>((resolve) => cleaned = resolve);
+      let producerSignal: AbortSignal | undefined;
+      await withServer(kind, (request) =>
+        createSSEStream((signal) => {
+          producerSignal = signal;
+          return async function* () {
+            try {
+              for (let i = 0;; i++) {
+                yield `e${i}`;
+                await sleep(20);
+              }
+            } finally {
+              cleaned();
+            }
+          }();
+        }, { signal: request.signal }), async (url) => {
+        const client = new RawClient(url);
+        await client.waitFor("data: e2\n\n");
+        client.close();
+        await within(finallyRan, 2_000, "the producer's finally");
+        assert.equal(producerSignal?.aborted, true);
+      });
+    });
+
+    test("a client disconnect reaches a silent producer through its signal", async () => {
+      let aborted!: () => void;
+      const producerAborted = new Promise<void>((resolve) => aborted = resolve);
+      await withServer(kind, (request) =>
+        createSSEStream(async (signal) => {
+          signal.addEventListener("abort", () => aborted());
+          // Waits for an upstream that never answers, until aborted.
+          await new Promise((resolve) =>
+            signal.addEventListener("abort", resolve)
+          );
+          return [];
+        }, { signal: request.signal }), async (url) => {
+        const client = new RawClient(url);
+        await client.waitFor(":\n");
+        client.close();
+        await within(producerAborted, 2_000, "the producer's abort signal");
+      });
+    });
+
+    test("a failing producer ends the response cleanly with an error event", async () => {
+      await withServer(kind, () =>
+        createSSEStream(
+          async function* () {
+            yield "first";
+            throw new Error("internal detail");
+          }(),
+          { onError: () => ({ event: "error", data: "try later" }) },
+        ), async (url) => {
+        const client = new RawClient(url);
+        await within(client.ended, 5_000, "end of body");
+        assert.equal(
+          client.body,
+          ":\ndata: first\n\nevent: error\ndata: try later\n\n",
+        );
+        client.close();
+      });
+    });
+  });
+}
+
+test(
+  `default options survive 30 s of producer silence on ${
+    serverKinds.join(", ")
+  }`,
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    await Promise.all(
+      serverKinds.map((kind) =>
+        withServer(kind, (request) =>
+          createSSEStream(
+            async function* () {
+              yield "before";
+              await sleep(30_500);
+              yield "after";
+            }(),
+            { signal: request.signal },
+          ), async (url) => {
+          const client = new RawClient(url);
+          await within(client.ended, 40_000, `${kind}: end of body`);
+          assert.match(
+            client.body,
+            /^:\ndata: before\n\n(:\n)+data: after\n\n$/,
+            kind,
+          );
+          client.close();
+        })
+      ),
+    );
+  },
+);
