@@ -2,11 +2,23 @@
  * ssekit: Server-Sent Events for web-standard runtimes (Deno, Bun, Node ≥ 20,
  * browsers, Cloudflare Workers), with no dependencies.
  *
- * {@linkcode createSSEStream} turns an async iterable, an iterable or a
- * `ReadableStream` of events into a `text/event-stream` `Response` with
- * backpressure, coalescing, keep-alive, cancellation and in-band errors.
- * {@linkcode formatEvent} and {@linkcode SSEEncoderStream} expose the
- * injection-proof encoder for custom pipelines.
+ * Server side:
+ * - {@linkcode createSSEStream} turns an async iterable, an iterable or a
+ *   `ReadableStream` of events into a `text/event-stream` `Response` with
+ *   backpressure, coalescing, keep-alive, cancellation and in-band errors;
+ *   {@linkcode formatEvent} and {@linkcode SSEEncoderStream} expose its
+ *   injection-proof encoder.
+ * - {@linkcode relaySSE} forwards an upstream event stream (an LLM API),
+ *   aborting the upstream request when the client leaves.
+ * - {@linkcode createHub} fans events out to many subscribers by topic and
+ *   replays what a reconnecting client missed ({@linkcode getLastEventId}).
+ *
+ * Client side:
+ * - {@linkcode parseSSE}, {@linkcode SSEDecoderStream} and
+ *   {@linkcode EventStreamInterpreter} parse a stream exactly as the WHATWG
+ *   HTML standard's `EventSource` does.
+ * - {@linkcode connectSSE} is a reconnecting `fetch`-based client: any
+ *   method, body and headers, `Last-Event-ID` resume, backoff.
  *
  * @example Streaming a typewriter reply
  * ```ts ignore
@@ -20,6 +32,15 @@
  *     }
  *   }(), { signal: request.signal })
  * );
+ * ```
+ *
+ * @example Consuming a POST stream
+ * ```ts ignore
+ * import { connectSSE } from "@ssekit/ssekit";
+ *
+ * for await (const message of connectSSE("/chat", { method: "POST", body: "Hi" })) {
+ *   console.log(message.type, message.data);
+ * }
  * ```
  *
  * @module
@@ -38,3 +59,42 @@ export {
   type SSESourceInit,
   type SSEStreamOptions,
 } from "./src/stream.ts";
+export {
+  DEFAULT_MAX_EVENT_SIZE,
+  EventStreamInterpreter,
+  parseSSE,
+  type SSEDecoderOptions,
+  SSEDecoderStream,
+} from "./src/parse.ts";
+export {
+  connectSSE,
+  type ConnectSSEInit,
+  type SSEConnection,
+  type SSEReadyState,
+  type SSEReconnectOptions,
+  type SSERequestBody,
+} from "./src/client.ts";
+export { BODY_EXCERPT_LIMIT, SSEResponseError } from "./src/response_error.ts";
+export {
+  type RelayMapResult,
+  relaySSE,
+  type RelaySSEOptions,
+  type RelayUpstream,
+} from "./src/relay.ts";
+export {
+  createHub,
+  DEFAULT_HISTORY,
+  type Hub,
+  type HubEntry,
+  type HubHistory,
+  type HubOptions,
+  type HubReadResult,
+  type HubRecord,
+  type HubStats,
+  type HubStore,
+  type HubSubscribeOptions,
+  type HubTailHandler,
+  memoryStore,
+  type MemoryStoreOptions,
+} from "./src/hub.ts";
+export { getLastEventId } from "./src/last_event_id.ts";

@@ -1,18 +1,13 @@
 /**
  * Serves a fetch-style handler on 127.0.0.1 with the runtime's own HTTP
- * server, and a raw-socket client that times the first SSE event.
+ * server (node:http through ssekit/node on Node), and a raw-socket client
+ * that times the first SSE event.
  *
  * @module
  */
 
-import { once } from "node:events";
-import {
-  createServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
 import { connect } from "node:net";
-import type { AddressInfo } from "node:net";
+import { serve as serveNode } from "../src/node.ts";
 
 /** A fetch-style request handler. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -42,54 +37,6 @@ const runtimeGlobals = globalThis as unknown as {
   Bun?: BunServeLike;
 };
 
-// Node frames the body itself; a handler's framing headers would conflict.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "upgrade",
-]);
-
-// What a Node adapter does for a fetch handler: the body is forwarded chunk
-// by chunk as it is read, so the adapter adds no buffering of its own that
-// would hide an implementation holding events back.
-async function bridge(
-  handler: Handler,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const aborter = new AbortController();
-  res.once("close", () => aborter.abort());
-  // The benchmark's handlers route on the URL only, so headers stay behind.
-  const request = new Request(`http://127.0.0.1${req.url}`, {
-    method: req.method,
-    signal: aborter.signal,
-  });
-  const response = await handler(request);
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    if (!HOP_BY_HOP.has(name)) headers[name] = value;
-  });
-  res.writeHead(response.status, headers);
-  res.flushHeaders();
-  if (!response.body) return void res.end();
-  const reader = response.body.getReader();
-  const cancel = () => reader.cancel(aborter.signal.reason).catch(() => {});
-  aborter.signal.addEventListener("abort", cancel, { once: true });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done || aborter.signal.aborted) break;
-      if (!res.write(value)) {
-        await Promise.race([once(res, "drain"), once(res, "close")]);
-      }
-    }
-  } catch {
-    // The client left or the body failed: either way the response is over.
-  }
-  res.end();
-}
-
 /** Starts `handler` on 127.0.0.1 and a free port with the native server. */
 export async function serve(handler: Handler): Promise<Served> {
   const { Deno, Bun } = runtimeGlobals;
@@ -111,16 +58,16 @@ export async function serve(handler: Handler): Promise<Served> {
       close: async () => void await server.stop(true),
     };
   }
-  const server = createServer({ noDelay: true }, (req, res) => {
-    bridge(handler, req, res).catch(() => res.destroy());
+  const server = await serveNode(handler, {
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
   return {
-    port: (server.address() as AddressInfo).port,
+    port: server.port,
     close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
+      server.server.closeAllConnections();
+      return server.close();
     },
   };
 }

@@ -3,7 +3,13 @@
 // Bun and Node, the JSR dry run, and the npm package checked as users get it.
 // Every step runs even after a failure, so one run shows everything wrong.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,7 +102,12 @@ const steps = [
     "deno publish --dry-run",
     () => run("deno", ["publish", "--dry-run", "--allow-dirty"]),
   ],
-  ["deno doc --lint", () => run("deno", ["doc", "--lint", "mod.ts"])],
+  ["deno doc --lint (every entry point)", () => {
+    const { exports } = JSON.parse(
+      readFileSync(join(root, "deno.json"), "utf8"),
+    );
+    run("deno", ["doc", "--lint", ...Object.values(exports)]);
+  }],
   ["npm run build", () => run("npm", ["run", "build"])],
   ["publint", () => run("publint", ["npm"])],
   [

@@ -76,6 +76,32 @@ const HOP_BY_HOP = [
   "upgrade",
 ];
 
+interface Encoded {
+  text: string;
+  bytes: Uint8Array;
+}
+
+// The text and bytes of frozen events, shared by every stream that sends
+// one: a hub fans one frozen entry out to thousands of streams. Freezing is
+// shallow, so only events whose data is a string (or absent) qualify.
+const sharedEncodings = new WeakMap<object, Encoded>();
+const sharedEncoder = new TextEncoder();
+
+function sharedEncoding(item: unknown): Encoded | undefined {
+  if (typeof item !== "object" || item === null || !Object.isFrozen(item)) {
+    return undefined;
+  }
+  const { data } = item as SSEEvent;
+  if (data !== undefined && typeof data !== "string") return undefined;
+  let encoded = sharedEncodings.get(item);
+  if (encoded === undefined) {
+    const text = formatEvent(item as SSEEvent);
+    encoded = { text, bytes: sharedEncoder.encode(text) };
+    sharedEncodings.set(item, encoded);
+  }
+  return encoded;
+}
+
 interface Cursor {
   /** True when `next()` answers synchronously (a sync iterable). */
   sync: boolean;
@@ -231,25 +257,42 @@ export function createSSEStream(
   // Whole events formatted but not yet enqueued, and a count of events
   // appended so far that tells the idle watcher whether more are arriving.
   let pending = "";
+  // The shared encoding of the pending text, while it is one shared event.
+  let pendingShared: Encoded | undefined;
   let appended = 0;
   let watching = false;
 
+  // One timer per stream that checks how long the stream has been idle:
+  // re-arming a timer on every write costs more than the write on some
+  // runtimes once thousands of streams share one event.
+  let lastWrite = 0;
   const ping = () => {
-    if (controller.desiredSize! > 0) write(":\n");
-    else timer = setTimeout(ping, keepAlive);
-  };
-  const write = (text: string) => {
-    controller.enqueue(encoder.encode(text));
-    if (keepAlive) {
-      clearTimeout(timer);
-      timer = setTimeout(ping, keepAlive);
+    const idle = Date.now() - lastWrite;
+    if (idle < keepAlive) {
+      timer = setTimeout(ping, keepAlive - idle);
+      return;
     }
+    // A reader that stopped reading gets no pile of comments.
+    if (controller.desiredSize! > 0) write(encoder.encode(":\n"));
+    timer = setTimeout(ping, keepAlive);
+  };
+  const write = (bytes: Uint8Array) => {
+    controller.enqueue(bytes);
+    lastWrite = Date.now();
+  };
+  const append = (text: string, shared?: Encoded) => {
+    pendingShared = pending === "" ? shared : undefined;
+    pending += text;
   };
   const flush = () => {
     if (pending === "") return;
-    const text = pending;
+    // Each stream gets its own copy: a server may transfer what it writes.
+    const bytes = pendingShared
+      ? pendingShared.bytes.slice()
+      : encoder.encode(pending);
     pending = "";
-    write(text);
+    pendingShared = undefined;
+    write(bytes);
   };
   // Flushes the pending events once IDLE_TURNS microtask turns pass without
   // another event, so a burst shares a chunk but nothing waits on the future.
@@ -297,9 +340,9 @@ export function createSSEStream(
     }
     if (reply !== undefined) {
       try {
-        pending += formatEvent(reply, options);
+        append(formatEvent(reply, options));
       } catch {
-        pending += formatEvent(GENERIC_ERROR);
+        append(formatEvent(GENERIC_ERROR));
       }
     }
     flush();
@@ -327,7 +370,10 @@ export function createSSEStream(
       else signal?.addEventListener("abort", onAbort);
     },
     async pull(c) {
-      if (keepAlive && timer === undefined) timer = setTimeout(ping, keepAlive);
+      if (keepAlive && timer === undefined) {
+        lastWrite = Date.now();
+        timer = setTimeout(ping, keepAlive);
+      }
       if (!cursor) {
         let made: unknown;
         try {
@@ -360,13 +406,17 @@ export function createSSEStream(
           return fail(error, false);
         }
         let text: string;
+        let shared: Encoded | undefined;
         try {
-          text = formatEvent(item as SSEEvent | string, options);
+          shared = sharedEncoding(item);
+          text = shared
+            ? shared.text
+            : formatEvent(item as SSEEvent | string, options);
         } catch (error) {
           return fail(error, true);
         }
         if (text !== "") {
-          pending += text;
+          append(text, shared);
           appended++;
           if (pending.length >= CHUNK_CHARS) flush();
           else if (!watching) watch();

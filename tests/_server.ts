@@ -1,12 +1,6 @@
 // Real servers on 127.0.0.1 for the tests: the runtime's own server, and
-// node:http (bridged by a minimal fetch-handler adapter) wherever it exists.
-import { once } from "node:events";
-import {
-  createServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
-import type { AddressInfo } from "node:net";
+// node:http (through ssekit/node) wherever it exists.
+import { serve as serveNode } from "../src/node.ts";
 
 export type Handler = (request: Request) => Response | Promise<Response>;
 export type ServerKind = "deno" | "bun" | "node:http";
@@ -48,36 +42,6 @@ export const serverKinds: ServerKind[] = runtimeName === "node"
   ? ["node:http"]
   : [runtimeName, "node:http"];
 
-function nodeListener(handler: Handler) {
-  return async (req: IncomingMessage, res: ServerResponse) => {
-    const aborter = new AbortController();
-    res.on("close", () => aborter.abort());
-    const request = new Request(`http://${req.headers.host}${req.url}`, {
-      method: req.method,
-      headers: req.headers as Record<string, string>,
-      signal: aborter.signal,
-    });
-    const response = await handler(request);
-    res.writeHead(response.status, [...response.headers].flat());
-    res.flushHeaders();
-    if (!response.body) return void res.end();
-    const reader = response.body.getReader();
-    res.on("close", () => void reader.cancel().catch(() => {}));
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!res.write(value)) {
-          await Promise.race([once(res, "drain"), once(res, "close")]);
-        }
-      }
-      res.end();
-    } catch {
-      res.destroy();
-    }
-  };
-}
-
 export async function serve(
   handler: Handler,
   kind: ServerKind = serverKinds[0],
@@ -105,17 +69,18 @@ export async function serve(
       close: async () => void await server.stop(true),
     };
   }
-  const server = createServer(nodeListener(handler));
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
+  const server = await serveNode(handler, {
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  });
   return {
     kind,
-    url: `http://127.0.0.1:${port}/`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, "close");
+    url: server.url,
+    close: () => {
+      // Like Bun's stop(true): no waiting for a stream a test left open.
+      server.server.closeAllConnections();
+      return server.close();
     },
   };
 }

@@ -312,6 +312,59 @@ describe("createSSEStream: flow", () => {
   });
 });
 
+describe("createSSEStream: frozen events shared between streams", () => {
+  test("are written like any other event, alone or coalesced with others", async () => {
+    const shared = Object.freeze({ event: "x", id: 1, data: "a\nb" });
+    const text = (await readAll(createSSEStream([shared, "c", shared]))).join(
+      "",
+    );
+    assert.equal(
+      text,
+      ":\n" + formatEvent(shared) + formatEvent("c") + formatEvent(shared),
+    );
+  });
+
+  test("each stream gets its own bytes", async () => {
+    const shared = Object.freeze({ data: "tick" });
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const reader = createSSEStream(async function* () {
+        await sleep(1);
+        yield shared;
+      }()).body!.getReader();
+      await reader.read();
+      chunks.push((await reader.read()).value!);
+      await reader.cancel();
+    }
+    assert.deepEqual(chunks[0], chunks[1]);
+    assert.notEqual(chunks[0].buffer, chunks[1].buffer);
+  });
+
+  test("an error after a lone shared event is still written", async () => {
+    const shared = Object.freeze({ data: "last" });
+    const text = (await readAll(createSSEStream(
+      async function* () {
+        yield shared;
+        throw new Error("x");
+      }(),
+      { onError: () => ({ event: "error", data: "e" }) },
+    ))).join("");
+    assert.equal(text, ":\ndata: last\n\nevent: error\ndata: e\n\n");
+  });
+
+  test("a frozen event with object data is serialized afresh (freezing is shallow)", async () => {
+    const payload = { n: 1 };
+    const event = Object.freeze({ data: payload });
+    const first = (await readAll(createSSEStream([event]))).join("");
+    payload.n = 2;
+    const second = (await readAll(createSSEStream([event]))).join("");
+    assert.deepEqual([first, second], [
+      ':\ndata: {"n":1}\n\n',
+      ':\ndata: {"n":2}\n\n',
+    ]);
+  });
+});
+
 describe("createSSEStream: cancellation", () => {
   test("cancelling the body runs the source's finally and aborts its signal", async () => {
     const cleaned = deferred();

@@ -1,0 +1,538 @@
+/**
+ * `ssekit/node`: serves fetch-style handlers, and so
+ * {@linkcode createSSEStream} responses, from `node:http`, on Node ≥ 20 and
+ * on the `node:http` of Deno and Bun.
+ *
+ * {@linkcode toNodeListener} adapts a handler `(request) => Response` into a
+ * `node:http` request listener, for an existing server, Express or any
+ * framework that hands out `IncomingMessage` and `ServerResponse`;
+ * {@linkcode serve} starts a server with it, in the manner of `Deno.serve`.
+ *
+ * The adapter streams both ways with backpressure: the request body is a
+ * `ReadableStream` read from the socket on demand, and the response body is
+ * read only as fast as the client takes it. `request.signal` aborts when the
+ * client disconnects, and the response body is cancelled, so an SSE
+ * producer's `finally` runs.
+ *
+ * This is a separate entry point so that the core module never imports
+ * `node:*`.
+ *
+ * @example Serving an event stream from Node
+ * ```ts ignore
+ * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { serve } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * await serve((request) =>
+ *   createSSEStream(async function* () {
+ *     for (let i = 0; ; i++) {
+ *       yield { event: "tick", id: i, data: { now: Date.now() } };
+ *       await new Promise((resolve) => setTimeout(resolve, 1000));
+ *     }
+ *   }(), { signal: request.signal }), { port: 8000 });
+ * ```
+ *
+ * @module
+ */
+
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** A `node:http` request listener, as `http.createServer` and Express take. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Options for {@linkcode toNodeListener}. */
+export interface NodeListenerOptions {
+  /**
+   * Reports a request that failed on the server's side: the handler threw,
+   * rejected or returned something other than a `Response` (the client gets
+   * a plain `500 Internal Server Error`), or the response body errored after
+   * the head was sent (the connection is closed, so the client sees a
+   * truncated response rather than a complete one).
+   *
+   * @default {console.error}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Where a server started by {@linkcode serve} listens. */
+export interface ServeAddress {
+  /** The bound address, e.g. `"127.0.0.1"`, `"0.0.0.0"` or `"::1"`. */
+  hostname: string;
+  /** The bound port: the one asked for, or the one the system chose for `0`. */
+  port: number;
+  /**
+   * The server's root URL, e.g. `http://127.0.0.1:8000/`; an unspecified
+   * address (`0.0.0.0`, `::`) shows as `localhost`, so the URL can be opened.
+   */
+  url: string;
+}
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions extends NodeListenerOptions {
+  /** The port to listen on; `0` lets the system choose one. @default {8000} */
+  port?: number;
+  /** The address to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** Closes the server, as {@linkcode NodeServer.close} does, when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Called once the server listens. The default logs
+   * `Listening on <url>` with `console.log`, as `Deno.serve` does.
+   */
+  onListen?: (address: ServeAddress) => void;
+}
+
+/** A listening server started by {@linkcode serve}. */
+export interface NodeServer extends ServeAddress {
+  /** The underlying `node:http` server, for its settings and events. */
+  readonly server: Server;
+  /** Resolves when the server has closed and every connection has ended. */
+  readonly finished: Promise<void>;
+  /**
+   * Closes the server: it stops accepting connections, closes idle ones,
+   * and aborts the `request.signal` of every request in flight, so streams
+   * built with `{ signal: request.signal }` end cleanly (a long-lived event
+   * stream would otherwise keep the server open forever). Each connection
+   * closes as soon as its response ends. Calling it again is harmless.
+   *
+   * @returns {@linkcode NodeServer.finished}
+   */
+  close(): Promise<void>;
+}
+
+// Node frames the response itself; a handler's own framing headers (Hono
+// sets some) would contradict the ones Node writes.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
+// RFC 9112 §3.2.2: in absolute-form the target names the authority, and the
+// Host header is then ignored.
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\//i;
+// A Host header with these would change which part of the URL it becomes.
+const NOT_AN_AUTHORITY = /[\s/?#@\\]/;
+
+const noop = () => {};
+
+function defaultOnError(error: unknown): void {
+  console.error("ssekit/node: a request failed:", error);
+}
+
+// A failing reporter must not take the response, or the process, with it.
+function report(onError: (error: unknown) => void, error: unknown): void {
+  try {
+    onError(error);
+  } catch (thrown) {
+    console.error("ssekit/node: onError threw:", thrown);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return value.constructor?.name ?? "an object";
+}
+
+function localAuthority(socket: Socket): string {
+  const address = socket.localAddress;
+  if (address === undefined) return "localhost";
+  const host = address.includes(":") ? `[${address}]` : address;
+  return `${host}:${socket.localPort}`;
+}
+
+function requestURL(req: IncomingMessage): string {
+  const target = req.url ?? "/";
+  if (ABSOLUTE_FORM.test(target)) return target;
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted
+    ? "https"
+    : "http";
+  // HTTP/1.0 clients may send no Host; the address they reached stands in.
+  const host = req.headers.host || localAuthority(req.socket);
+  if (NOT_AN_AUTHORITY.test(host)) {
+    throw new TypeError(`Invalid Host header: ${JSON.stringify(host)}`);
+  }
+  // Asterisk-form (`OPTIONS *`) addresses the server as a whole, whose
+  // closest URL is the root.
+  return `${scheme}://${host}${target.startsWith("/") ? target : "/"}`;
+}
+
+// The request body, read from the socket only while the stream has demand:
+// Readable.toWeb would do, except that cancelling it destroys the socket,
+// and with it the response the handler may still be sending.
+function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const onData = (chunk: Uint8Array) => {
+    controller.enqueue(
+      new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    if (controller.desiredSize! <= 0) req.pause();
+  };
+  const settle = (error?: unknown) => {
+    if (!open) return;
+    open = false;
+    req.off("data", onData);
+    if (error === undefined) controller.close();
+    else controller.error(error);
+  };
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      req.on("data", onData);
+      req.once("end", () => settle());
+      req.once("error", settle);
+      // Some node:http implementations close an aborted request without
+      // an error; the body must not wait forever for its end.
+      req.once(
+        "close",
+        () => settle(new TypeError("The client closed the request body early")),
+      );
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      open = false;
+      req.off("data", onData);
+      // Discards the rest, so a client still sending is not stalled.
+      req.resume();
+    },
+  });
+}
+
+function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers: [string, string][] = [];
+  const raw = req.rawHeaders;
+  // rawHeaders keeps repeated fields apart; Request joins them as fetch does.
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
+  const init: RequestInit & { duplex?: "half" } = {
+    method: req.method,
+    headers,
+    signal,
+  };
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    init.body = requestBody(req);
+    init.duplex = "half";
+  }
+  return new Request(requestURL(req), init);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(text.length),
+  });
+  res.end(text);
+}
+
+// Calls the handler in a frame of its own, so the Request is garbage once
+// the Response exists unless the handler keeps it.
+async function handle(
+  handler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+  onError: (error: unknown) => void,
+): Promise<Response | undefined> {
+  let request: Request;
+  try {
+    request = toRequest(req, signal);
+  } catch {
+    sendText(res, 400, "Bad Request");
+    return undefined;
+  }
+  try {
+    const response = await handler(request);
+    if (response instanceof Response) return response;
+    throw new TypeError(
+      `Invalid handler result: expected a Response, got ${describe(response)}`,
+    );
+  } catch (error) {
+    report(onError, error);
+    if (!res.headersSent && !res.destroyed) {
+      sendText(res, 500, "Internal Server Error");
+    }
+    return undefined;
+  }
+}
+
+async function respond(
+  handler: FetchHandler,
+  onError: (error: unknown) => void,
+  open: Map<ServerResponse, AbortController> | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const aborter = new AbortController();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const resume = () => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  open?.set(res, aborter);
+  // Not req's "close": it fires as soon as the request body has been read.
+  res.once("close", () => {
+    closed = true;
+    open?.delete(res);
+    if (!res.writableFinished) {
+      const reason = new DOMException(
+        "The client disconnected before the response was complete",
+        "AbortError",
+      );
+      aborter.abort(reason);
+      reader?.cancel(reason).catch(noop);
+    }
+    resume();
+  });
+
+  const response = await handle(handler, req, res, aborter.signal, onError);
+  if (!response) return;
+  if (closed) {
+    response.body?.cancel(aborter.signal.reason).catch(noop);
+    return;
+  }
+
+  const hasBody = req.method !== "HEAD" && response.body !== null;
+  try {
+    if (hasBody) reader = response.body!.getReader();
+    const head: string[] = [];
+    response.headers.forEach((value, name) => {
+      if (name !== "set-cookie" && !HOP_BY_HOP.has(name)) {
+        head.push(name, value);
+      }
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      head.push("set-cookie", cookie);
+    }
+    if (response.statusText) res.statusMessage = response.statusText;
+    res.writeHead(response.status, head);
+  } catch (error) {
+    // A locked body or a status node:http refuses: the head is not sent yet.
+    report(onError, error);
+    (reader ?? response.body)?.cancel(error).catch(noop);
+    return sendText(res, 500, "Internal Server Error");
+  }
+  if (!reader) {
+    response.body?.cancel().catch(noop);
+    return void res.end();
+  }
+  // Headers go out now, not with the first chunk of a body that may take a
+  // while (an SSE stream's first event). Nagle would then hold back each
+  // small write until the previous one is acknowledged, up to 40 ms with
+  // delayed ACKs, so it is off for every response; it costs nothing where
+  // node:http already turned it off.
+  res.socket?.setNoDelay(true);
+  res.flushHeaders();
+  res.on("drain", resume);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value) && !closed) {
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    }
+  } catch (error) {
+    if (closed) return;
+    report(onError, error);
+    // Ending cleanly would tell the client it has the whole body.
+    return void res.destroy();
+  }
+  if (!closed) res.end();
+}
+
+function listener(
+  handler: FetchHandler,
+  onError: (error: unknown) => void,
+  open: Map<ServerResponse, AbortController> | undefined,
+): NodeListener {
+  if (typeof handler !== "function") {
+    throw new TypeError(
+      `Invalid handler: expected a function (request) => Response, got ${
+        describe(handler)
+      }`,
+    );
+  }
+  return (req, res) => void respond(handler, onError, open, req, res);
+}
+
+/**
+ * Turns a fetch-style handler into a `node:http` request listener, for
+ * `http.createServer`, `https.createServer`, Express, or anything else
+ * that hands out `IncomingMessage` and `ServerResponse`.
+ *
+ * - **Request:** method, URL (from the `Host` header, or the target itself
+ *   in absolute-form; the local address when there is no `Host`), headers
+ *   (repeated ones joined as fetch does) and, for methods other than `GET`
+ *   and `HEAD`, a streaming body read from the socket on demand. Its
+ *   `signal` aborts when the client disconnects before the response is
+ *   complete, and only then. A request that cannot become a `Request` (a
+ *   malformed `Host`) gets `400 Bad Request` without calling the handler.
+ * - **Response:** status, status text and headers (every `Set-Cookie` kept;
+ *   `Connection`, `Keep-Alive` and `Transfer-Encoding` left to Node), sent
+ *   at once with Nagle's algorithm off; then the body, read only as fast as
+ *   the client takes it. A disconnect cancels the body, so a producer's
+ *   `finally` runs. A `HEAD` response's body is cancelled unread.
+ * - **Errors:** a handler that throws, rejects or returns a non-`Response`
+ *   gets a `500`; a body that errors mid-way closes the connection, so the
+ *   client sees a truncated response. Both are reported to
+ *   `options.onError`; nothing reaches the server or becomes an unhandled
+ *   rejection.
+ *
+ * @example Server-sent events from Express
+ * ```ts ignore
+ * import express from "express";
+ * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * const app = express();
+ * app.get(
+ *   "/events",
+ *   toNodeListener((request) =>
+ *     createSSEStream(["Hello", "world"], { signal: request.signal })
+ *   ),
+ * );
+ * app.listen(3000);
+ * ```
+ *
+ * @example A plain node:http server
+ * ```ts ignore
+ * import { createServer } from "node:http";
+ * import { toNodeListener } from "@ssekit/ssekit/node";
+ *
+ * createServer(toNodeListener((request) =>
+ *   new Response(`You asked for ${new URL(request.url).pathname}`)
+ * )).listen(8000);
+ * ```
+ *
+ * @param handler Answers each request with a `Response`.
+ * @param options Where failures are reported.
+ * @returns A listener for the `request` event of a `node:http` server.
+ * @throws {TypeError} When `handler` is not a function.
+ */
+export function toNodeListener(
+  handler: FetchHandler,
+  options: NodeListenerOptions = {},
+): NodeListener {
+  return listener(handler, options.onError ?? defaultOnError, undefined);
+}
+
+function formatURL(address: string, port: number): string {
+  const host = address === "0.0.0.0" || address === "::"
+    ? "localhost"
+    : address.includes(":")
+    ? `[${address}]`
+    : address;
+  return `http://${host}:${port}/`;
+}
+
+/**
+ * Starts a `node:http` server that answers every request with `handler`
+ * through {@linkcode toNodeListener}, in the manner of `Deno.serve`: port
+ * 8000 on `0.0.0.0` unless told otherwise, a log line once listening, and a
+ * `signal` that closes it.
+ *
+ * Closing (through {@linkcode NodeServer.close} or `options.signal`) stops
+ * accepting connections and aborts the `request.signal` of the requests in
+ * flight, so event streams end and the server finishes instead of waiting
+ * for them forever.
+ *
+ * @example Serving events until Ctrl-C
+ * ```ts ignore
+ * import process from "node:process";
+ * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { serve } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * const stop = new AbortController();
+ * process.once("SIGINT", () => stop.abort());
+ * const server = await serve(
+ *   (request) =>
+ *     createSSEStream(async function* () {
+ *       for (let i = 0; ; i++) {
+ *         yield { id: i, data: new Date().toISOString() };
+ *         await new Promise((resolve) => setTimeout(resolve, 1000));
+ *       }
+ *     }(), { signal: request.signal }),
+ *   { hostname: "127.0.0.1", port: 0, signal: stop.signal },
+ * );
+ * console.log(`curl -N ${server.url}`);
+ * await server.finished;
+ * ```
+ *
+ * @param handler Answers each request with a `Response`.
+ * @param options Address, shutdown signal, and listen and error callbacks.
+ * @returns The listening server, once it listens.
+ * @throws {TypeError} When `handler` is not a function.
+ * @throws {RangeError} When `port` is not an integer in [0, 65535].
+ */
+export async function serve(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<NodeServer> {
+  const { port = 8000, hostname = "0.0.0.0", signal } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(
+      `Invalid port: expected an integer in [0, 65535], got ${String(port)}`,
+    );
+  }
+  const onError = options.onError ?? defaultOnError;
+  const open = new Map<ServerResponse, AbortController>();
+  const server = createServer(listener(handler, onError, open));
+  const finished = new Promise<void>((resolve) =>
+    server.once("close", () => resolve())
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  // Later errors (e.g. EMFILE while accepting) must not crash the process.
+  server.on("error", (error) => report(onError, error));
+
+  let closing = false;
+  // A connection whose response ends during shutdown would otherwise stay
+  // open, idle, until the keep-alive timeout.
+  const closeIdle = () => server.closeIdleConnections();
+  const close = (): Promise<void> => {
+    if (closing) return finished;
+    closing = true;
+    signal?.removeEventListener("abort", close);
+    server.close();
+    server.closeIdleConnections();
+    const reason = new DOMException("The server is closing", "AbortError");
+    for (const [res, aborter] of open) {
+      res.once("close", closeIdle);
+      aborter.abort(reason);
+    }
+    return finished;
+  };
+  const address = server.address() as AddressInfo;
+  const served: NodeServer = {
+    server,
+    hostname: address.address,
+    port: address.port,
+    url: formatURL(address.address, address.port),
+    finished,
+    close,
+  };
+  if (signal?.aborted) close();
+  else signal?.addEventListener("abort", close);
+  if (options.onListen) {
+    options.onListen({
+      hostname: served.hostname,
+      port: served.port,
+      url: served.url,
+    });
+  } else console.log(`Listening on ${served.url}`);
+  return served;
+}

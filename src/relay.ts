@@ -1,0 +1,149 @@
+/**
+ * {@linkcode relaySSE}: forward an upstream event stream (an LLM API, another
+ * service) to your own client, re-validated, re-encoded and cancellable.
+ *
+ * @module
+ */
+
+import { parseSSE } from "./parse.ts";
+import { checkEventStream } from "./response_error.ts";
+import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
+import type { SSEEvent, SSEMessage } from "./types.ts";
+
+/** What `map` may turn one upstream message into. */
+export type RelayMapResult =
+  | SSEEvent
+  | string
+  | Iterable<SSEEvent | string>
+  | void
+  | undefined;
+
+/**
+ * The upstream: a `Response`, a promise of one, or (recommended) a function
+ * that starts the request with the given signal, so the relay can abort it
+ * when the client leaves.
+ */
+export type RelayUpstream =
+  | Response
+  | PromiseLike<Response>
+  | ((signal: AbortSignal) => Response | PromiseLike<Response>);
+
+/** Options for {@linkcode relaySSE}: those of `createSSEStream`, plus these. */
+export interface RelaySSEOptions extends SSEStreamOptions {
+  /**
+   * Turns each upstream message into the events to send: one event (or a
+   * string), several (an array or other iterable), or nothing to drop it;
+   * sync or async. Without it, messages pass through with their type, data
+   * and id.
+   */
+  map?: (
+    message: SSEMessage,
+  ) => RelayMapResult | PromiseLike<RelayMapResult>;
+  /**
+   * Milliseconds the whole relay may take; then the upstream request is
+   * aborted and the client gets the error event.
+   */
+  timeout?: number;
+}
+
+function passThrough(message: SSEMessage): SSEEvent {
+  return {
+    event: message.type === "message" ? undefined : message.type,
+    data: message.data,
+    id: message.id,
+  };
+}
+
+function isEventList(value: unknown): value is Iterable<SSEEvent | string> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as Iterable<unknown>)[Symbol.iterator] === "function";
+}
+
+/**
+ * Relays an upstream `text/event-stream` response to a client as a new SSE
+ * `Response`: each upstream message is parsed (spec-exact), optionally
+ * mapped, validated and re-encoded through `createSSEStream`, with its
+ * keep-alive, backpressure and headers.
+ *
+ * - **Cancellation flows upstream:** when the client disconnects (or
+ *   `signal` aborts), the upstream request is aborted — pass a function
+ *   `(signal) => fetch(url, { signal })` so the relay owns that signal — and
+ *   the upstream body is cancelled.
+ * - **Failures are visible:** a non-200 status or wrong content type
+ *   upstream (an `SSEResponseError`), a network error, a body cut mid-stream
+ *   or the `timeout` end the stream with the event `onError` returns (by
+ *   default `event: error` with a generic message; nothing of the upstream
+ *   body or stack is leaked).
+ *
+ * @example Forwarding only the token deltas of an OpenAI-style stream
+ * ```ts ignore
+ * import { relaySSE } from "@ssekit/ssekit";
+ *
+ * Deno.serve((request) =>
+ *   relaySSE((signal) =>
+ *     fetch("https://api.example.com/v1/chat/completions", {
+ *       method: "POST",
+ *       headers: { "Content-Type": "application/json" },
+ *       body: JSON.stringify({ stream: true, messages: [] }),
+ *       signal,
+ *     }), {
+ *     signal: request.signal,
+ *     map: (message) => {
+ *       if (message.data === "[DONE]") return { event: "done", data: "" };
+ *       const token = JSON.parse(message.data).choices[0]?.delta?.content;
+ *       return token ? { data: token } : undefined;
+ *     },
+ *   })
+ * );
+ * ```
+ *
+ * @param upstream The upstream response, a promise of it, or a function
+ * that makes the request with the relay's signal.
+ * @param options `map`, `timeout`, and the `createSSEStream` options.
+ * @returns The SSE `Response` to send to the client.
+ * @throws {TypeError|RangeError} As `createSSEStream` does for bad options,
+ * and `RangeError` for a bad `timeout`.
+ */
+export function relaySSE(
+  upstream: RelayUpstream,
+  options: RelaySSEOptions = {},
+): Response {
+  const { map, timeout, ...streamOptions } = options;
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new RangeError(
+      `Invalid timeout option: expected milliseconds > 0, got ${
+        String(timeout)
+      }`,
+    );
+  }
+  return createSSEStream(async function* (signal) {
+    const upstreamSignal = timeout === undefined
+      ? signal
+      : AbortSignal.any([signal, AbortSignal.timeout(timeout)]);
+    const response = await (typeof upstream === "function"
+      ? upstream(upstreamSignal)
+      : upstream);
+    // A Response given as is has a request we cannot abort: cancelling its
+    // body is what is left.
+    const cancelBody = () =>
+      response.body?.cancel().catch(() => {});
+    upstreamSignal.addEventListener("abort", cancelBody);
+    try {
+      if (response.status === 204) return void cancelBody();
+      const error = await checkEventStream(response, response.url);
+      if (error) throw error;
+      for await (const message of parseSSE(response)) {
+        const result = map ? await map(message) : passThrough(message);
+        if (result === undefined) continue;
+        if (typeof result === "string" || !isEventList(result)) yield result;
+        else yield* result;
+      }
+      // A cancelled body ends like a finished one; only the signal tells.
+      if (upstreamSignal.aborted && !signal.aborted) {
+        throw upstreamSignal.reason;
+      }
+    } finally {
+      upstreamSignal.removeEventListener("abort", cancelBody);
+    }
+  }, streamOptions);
+}

@@ -1,0 +1,1097 @@
+// createHub and memoryStore: ids, fan-out, gap-free resume with racing
+// publishers (on the memory store and on a Redis-like asynchronous store),
+// history bounds, the reset event, slow-subscriber policies, close(),
+// cancellation, and response() over real sockets.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  createHub,
+  DEFAULT_HISTORY,
+  type Hub,
+  type HubEntry,
+  type HubStore,
+  memoryStore,
+} from "../src/hub.ts";
+import type { SSEEvent } from "../src/types.ts";
+import { RawClient } from "./_client.ts";
+import { type Handler, serve, serverKinds } from "./_server.ts";
+
+type Sub = AsyncIterableIterator<SSEEvent>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what}: not within ${ms} ms`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function next(sub: Sub, ms = 2_000): Promise<IteratorResult<SSEEvent>> {
+  return within(sub.next(), ms, "next event");
+}
+
+async function take(sub: Sub, count: number, ms = 2_000): Promise<SSEEvent[]> {
+  const events: SSEEvent[] = [];
+  while (events.length < count) {
+    const result = await next(sub, ms);
+    if (result.done) break;
+    events.push(result.value);
+  }
+  return events;
+}
+
+const dataOf = (events: SSEEvent[]) => events.map((event) => event.data);
+
+/**
+ * Reads events as they come until one has data `last`, without ending the
+ * subscription (a for-await loop would call return() when it stops).
+ */
+async function readUntil(sub: Sub, last: string): Promise<string[]> {
+  const data: string[] = [];
+  for (;;) {
+    const { done, value } = await sub.next();
+    if (done) return data;
+    data.push(value.data as string);
+    if (value.data === last) return data;
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function eventually(check: () => boolean, what: string, ms = 2_000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+/** A seeded PRNG (mulberry32), so a failing interleaving can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Waits nothing, a few microtasks, or a macrotask, at random. */
+async function jitter(rng: () => number): Promise<void> {
+  const r = rng();
+  if (r < 0.3) return;
+  if (r < 0.7) {
+    for (let i = Math.floor(rng() * 6); i >= 0; i--) await null;
+    return;
+  }
+  await sleep(0);
+}
+
+/**
+ * A store that behaves as a Redis Streams store would: every call answers
+ * after a random delay; the tail starts after a round trip (missing what is
+ * appended meanwhile, which the contract allows before it resolves), starts
+ * with a few repeated older entries, and delivers in order but late.
+ */
+function laggyStore(inner: HubStore, rng: () => number): HubStore {
+  const recent = new Map<string, HubEntry[]>();
+  return {
+    async append(topic, record) {
+      await jitter(rng);
+      const id = await inner.append(topic, record);
+      const list = recent.get(topic) ?? [];
+      list.push(Object.freeze({ id, ...record }));
+      if (list.length > 5) list.shift();
+      recent.set(topic, list);
+      return id;
+    },
+    async read(topic, afterId, limit) {
+      await jitter(rng);
+      const result = await inner.read(topic, afterId, limit);
+      await jitter(rng);
+      return result;
+    },
+    async tail(topic, handler, signal) {
+      // Like XREAD from an id read just before: a few repeats, and nothing
+      // appended during the round trip below until it is over.
+      const queue: HubEntry[] = [...(recent.get(topic) ?? [])];
+      await jitter(rng);
+      if (signal.aborted) return;
+      let pumping = false;
+      const deliver = async () => {
+        if (pumping) return;
+        pumping = true;
+        while (queue.length > 0 && !signal.aborted) {
+          await jitter(rng);
+          if (signal.aborted) break;
+          handler.entry(queue.shift()!);
+        }
+        pumping = false;
+      };
+      await inner.tail(topic, {
+        entry(entry) {
+          queue.push(entry);
+          void deliver();
+        },
+        error: (reason) => handler.error(reason),
+      }, signal);
+      void deliver();
+    },
+    compare: (a, b) => inner.compare(a, b),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * The HubStore contract the hub relies on, written against any store so a
+ * Redis store can run it too. `trimAfter` appends enough to push the
+ * store's first entry out of its history.
+ */
+function storeContract(
+  name: string,
+  make: () => HubStore,
+  trimAfter: number,
+): void {
+  describe(`${name}: the HubStore contract`, () => {
+    test("append returns increasing ids; read pages after an id", async () => {
+      const store = make();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(await store.append("t", { event: "e", data: `d${i}` }));
+      }
+      for (let i = 1; i < ids.length; i++) {
+        assert.ok(store.compare(ids[i - 1], ids[i]) < 0);
+        assert.ok(store.compare(ids[i], ids[i - 1]) > 0);
+        assert.equal(store.compare(ids[i], ids[i]), 0);
+      }
+      const page = await store.read("t", ids[0], 2);
+      assert.deepEqual(page, {
+        entries: [
+          { id: ids[1], event: "e", data: "d1" },
+          { id: ids[2], event: "e", data: "d2" },
+        ],
+        gap: false,
+        cursor: ids[2],
+      });
+      const rest = await store.read("t", page.cursor, 10);
+      assert.deepEqual(rest.entries.map((entry) => entry.id), ids.slice(3));
+      assert.equal(rest.gap, false);
+      const end = await store.read("t", ids[4], 10);
+      assert.deepEqual(end, { entries: [], gap: false, cursor: ids[4] });
+      await store.close();
+    });
+
+    test("an id that is not a position reads as a gap from the oldest entry", async () => {
+      const store = make();
+      const first = await store.append("t", { data: "a" });
+      for (const afterId of ["", "nope", "1-2-3", "99999999999999-0"]) {
+        const result = await store.read("t", afterId, 10);
+        assert.equal(result.gap, true, afterId);
+        assert.equal(result.entries[0].id, first, afterId);
+      }
+      const empty = await store.read("never", "nope", 10);
+      assert.equal(empty.gap, true);
+      assert.deepEqual(empty.entries, []);
+      // The cursor of an empty gap is a real position: no gap from there.
+      const again = await store.read("never", empty.cursor, 10);
+      assert.deepEqual(again, {
+        entries: [],
+        gap: false,
+        cursor: empty.cursor,
+      });
+      const id = await store.append("never", { data: "x" });
+      assert.deepEqual(
+        (await store.read("never", empty.cursor, 10)).entries.map((e) => e.id),
+        [id],
+      );
+      await store.close();
+    });
+
+    test("an id trimmed out of history reads as a gap", async () => {
+      const store = make();
+      const first = await store.append("t", { data: "0" });
+      const second = await store.append("t", { data: "1" });
+      for (let i = 0; i < trimAfter; i++) {
+        await store.append("t", { data: `x${i}` });
+      }
+      const result = await store.read("t", first, 1_000);
+      assert.equal(result.gap, true);
+      assert.notEqual(result.entries[0].id, second);
+      await store.close();
+    });
+
+    test("tail delivers later appends in order until its signal aborts", async () => {
+      const store = make();
+      await store.append("t", { data: "before" });
+      const seen: string[] = [];
+      const aborter = new AbortController();
+      await store.tail("t", {
+        entry: (entry) => void seen.push(entry.data!),
+        error: (reason) => assert.fail(String(reason)),
+      }, aborter.signal);
+      await store.append("t", { data: "one" });
+      await store.append("other", { data: "elsewhere" });
+      await store.append("t", { data: "two" });
+      await eventually(() => seen.includes("two"), "tail");
+      assert.deepEqual(seen.filter((data) => data !== "before"), [
+        "one",
+        "two",
+      ]);
+      aborter.abort();
+      await store.append("t", { data: "three" });
+      await sleep(10);
+      assert.equal(seen.includes("three"), false);
+      await store.close();
+    });
+  });
+}
+
+storeContract("memoryStore", () => memoryStore({ max: 10 }), 10);
+
+describe("memoryStore", () => {
+  test("a handler that throws is detached and told; the others still get the entry", async () => {
+    const store = memoryStore();
+    const errors: unknown[] = [];
+    const seen: string[] = [];
+    const signal = new AbortController().signal;
+    await store.tail("t", {
+      entry: () => {
+        throw new Error("bug");
+      },
+      error: (reason) => void errors.push(reason),
+    }, signal);
+    await store.tail("t", {
+      entry: (entry) => void seen.push(entry.data!),
+      error: () => {},
+    }, signal);
+    await store.append("t", { data: "a" });
+    await store.append("t", { data: "b" });
+    assert.equal(errors.length, 1);
+    assert.deepEqual(seen, ["a", "b"]);
+    await store.close();
+  });
+
+  test("a closed store refuses work with a TypeError", async () => {
+    const store = memoryStore();
+    await store.close();
+    assert.throws(() => store.append("t", {}), /closed/);
+    assert.throws(() => store.read("t", "x", 1), TypeError);
+    assert.throws(
+      () =>
+        store.tail(
+          "t",
+          { entry() {}, error() {} },
+          new AbortController().signal,
+        ),
+      TypeError,
+    );
+  });
+
+  test("ttl expiry reaches idle topics through appends elsewhere", async () => {
+    let time = 0;
+    const store = memoryStore({ ttl: 100, now: () => time });
+    const idle = await store.append("idle", { data: "old" });
+    time = 500;
+    for (let i = 0; i < 4; i++) await store.append("busy", { data: "x" });
+    // Reading would expire it anyway; a gap shows it is gone.
+    const result = await store.read("idle", "nope", 10);
+    assert.deepEqual(result.entries, []);
+    assert.ok(store.compare(result.cursor, idle) === 0);
+    await store.close();
+  });
+});
+
+describe("createHub: ids and fan-out", () => {
+  test("ids increase per topic, look like Redis stream ids, and are the events' ids", async () => {
+    const store = memoryStore();
+    const hub = createHub({ store });
+    const subs = ["a", "b", "c"].map((topic) => hub.subscribe(topic));
+    const ids: Record<string, string[]> = { a: [], b: [], c: [] };
+    for (let i = 0; i < 300; i++) {
+      const topic = "abc"[i % 3];
+      ids[topic].push(await hub.publish(topic, { data: `${topic}${i}` }));
+    }
+    for (const [index, topic] of ["a", "b", "c"].entries()) {
+      const list = ids[topic];
+      assert.equal(new Set(list).size, list.length);
+      for (let i = 1; i < list.length; i++) {
+        assert.ok(store.compare(list[i - 1], list[i]) < 0, list[i]);
+        assert.match(list[i], /^\d+-\d+$/);
+      }
+      const received = await take(subs[index], list.length);
+      assert.deepEqual(received.map((event) => event.id), list);
+    }
+    // Comparing is numeric, not lexicographic: 9 < 10.
+    assert.ok(store.compare(ids.a[8], ids.a[9]) < 0);
+    await hub.close();
+  });
+
+  test("two hubs in one process never share ids", async () => {
+    const one = createHub();
+    const two = createHub();
+    const a = await one.publish("t", "x");
+    const b = await two.publish("t", "x");
+    assert.notEqual(a, b);
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  test("fans one publish out to every subscriber, in order, as one frozen entry", async () => {
+    const hub = createHub();
+    const subs = Array.from({ length: 300 }, () => hub.subscribe("news"));
+    assert.equal(hub.stats().subscribers, 300);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      ids.push(await hub.publish("news", { event: "n", data: { i } }));
+    }
+    const first = await take(subs[0], 40);
+    assert.deepEqual(first.map((event) => event.id), ids);
+    for (const sub of subs.slice(1)) {
+      const events = await take(sub, 40);
+      assert.deepEqual(events.map((event) => event.id), ids);
+      assert.deepEqual(events.map((event) => event.data)[7], '{"i":7}');
+      events.forEach((event, i) => assert.equal(event, first[i]));
+      assert.ok(Object.isFrozen(events[0]));
+    }
+    await hub.close();
+  });
+
+  test("a subscription starts at subscribe(), before the first read", async () => {
+    const hub = createHub();
+    const sub = hub.subscribe("t");
+    await hub.publish("t", "early");
+    assert.deepEqual(dataOf(await take(sub, 1)), ["early"]);
+    await hub.close();
+  });
+
+  test("serializes non-string data once per publish, with options.serialize", async () => {
+    let calls = 0;
+    const hub = createHub({
+      serialize: (data) => {
+        calls++;
+        return `n=${(data as { n: number }).n}`;
+      },
+    });
+    const subs = Array.from({ length: 20 }, () => hub.subscribe("t"));
+    await hub.publish("t", { data: { n: 5 } });
+    for (const sub of subs) {
+      assert.deepEqual(dataOf(await take(sub, 1)), ["n=5"]);
+    }
+    assert.equal(calls, 1);
+    await hub.close();
+  });
+});
+
+describe("createHub: publish validation", () => {
+  test("invalid events and topics reject at publish with a TypeError and poison nobody", async () => {
+    const hub = createHub();
+    const sub = hub.subscribe("t");
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad: [unknown, RegExp][] = [
+      [{ event: "a\nb", data: "x" }, /"event"/],
+      [{ id: 7, data: "x" }, /assigns ids/],
+      [{ id: "", data: "x" }, /assigns ids/],
+      [{ retry: -1 }, /"retry"/],
+      [{ comment: 5 }, /"comment"/],
+      [{ data: () => 1 }, /"data"/],
+      [{ data: 1n }, /BigInt/i],
+      [{ data: cyclic }, /circular|cyclic/i],
+      [null, /got null/],
+      [42, /got number/],
+    ];
+    for (const [event, message] of bad) {
+      await assert.rejects(
+        hub.publish("t", event as SSEEvent),
+        (error: unknown) =>
+          error instanceof TypeError && message.test(error.message),
+        String(message),
+      );
+    }
+    for (const topic of ["", 5, null]) {
+      await assert.rejects(
+        hub.publish(topic as string, "x"),
+        /Invalid topic: expected a non-empty string/,
+      );
+    }
+    const first = await hub.publish("t", { event: "ok", data: "fine" });
+    const second = await hub.publish("t", "also fine");
+    const events = await take(sub, 2);
+    assert.deepEqual(events, [
+      { id: first, event: "ok", data: "fine" },
+      { id: second, data: "also fine" },
+    ]);
+    await hub.close();
+  });
+
+  test("rejects bad options with messages naming the option", () => {
+    const cases: [Parameters<typeof createHub>[0], RegExp, typeof Error][] = [
+      [{ maxQueue: 0 }, /maxQueue/, RangeError],
+      [{ maxQueue: 1.5 }, /maxQueue/, RangeError],
+      [{ slow: "block" as "disconnect" }, /"slow".*"drop-oldest"/, TypeError],
+      [{ history: { max: -1 } }, /history\.max/, RangeError],
+      [{ history: { ttl: 0 } }, /history\.ttl/, RangeError],
+      [{ store: memoryStore(), history: {} }, /give the bounds/, TypeError],
+      [{ store: {} as HubStore }, /HubStore/, TypeError],
+      [{ resetEvent: "a\nb" }, /"event"/, TypeError],
+      [{ resetEvent: "" }, /resetEvent/, TypeError],
+      [{ closeRetry: { min: 10, max: 5 } }, /closeRetry/, RangeError],
+      [
+        { serialize: "json" as unknown as () => string },
+        /serialize/,
+        TypeError,
+      ],
+    ];
+    for (const [options, message, kind] of cases) {
+      assert.throws(
+        () => createHub(options),
+        (error: unknown) =>
+          error instanceof kind && message.test(String(error)),
+        String(message),
+      );
+    }
+    assert.deepEqual(DEFAULT_HISTORY, { max: 1000, ttl: 300_000 });
+  });
+});
+
+describe("createHub: resume", () => {
+  test("replays the events after lastEventId, then continues live", async () => {
+    const hub = createHub();
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await hub.publish("t", `e${i}`));
+    const sub = hub.subscribe("t", { lastEventId: ids[6] });
+    assert.deepEqual(dataOf(await take(sub, 3)), ["e7", "e8", "e9"]);
+    ids.push(await hub.publish("t", "e10"));
+    assert.deepEqual(dataOf(await take(sub, 1)), ["e10"]);
+    // Resuming at the newest id replays nothing and waits for live events.
+    const caughtUp = hub.subscribe("t", { lastEventId: ids[10] });
+    const pending = caughtUp.next();
+    assert.equal(await settlesWithin(pending, 30), false);
+    await hub.publish("t", "e11");
+    assert.equal((await pending).value?.data, "e11");
+    // An empty lastEventId means none: live events only.
+    const fresh = hub.subscribe("t", { lastEventId: "" });
+    await hub.publish("t", "e12");
+    assert.deepEqual(dataOf(await take(fresh, 1)), ["e12"]);
+    await hub.close();
+  });
+
+  const variants = [
+    { store: "memory", maxQueue: 256, rounds: 40 },
+    { store: "memory", maxQueue: 4, rounds: 25 },
+    { store: "laggy", maxQueue: 256, rounds: 25 },
+    { store: "laggy", maxQueue: 3, rounds: 15 },
+  ] as const;
+  for (const { store: kind, maxQueue, rounds } of variants) {
+    test(
+      `exactly once, in order, with racing publishers (${kind} store, maxQueue ${maxQueue})`,
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        const seed = Date.now() >>> 0;
+        const deadline = Date.now() + 20_000;
+        let disconnects = 0;
+        for (let round = 0; round < rounds && Date.now() < deadline; round++) {
+          const rng = random(seed + round);
+          const inner = memoryStore({ max: 100_000 });
+          const store = kind === "laggy" ? laggyStore(inner, rng) : inner;
+          const hub = createHub({ store, maxQueue });
+          const published: { id: string; data: string }[] = [];
+          const before = 1 + Math.floor(rng() * 20);
+          for (let i = 0; i < before; i++) {
+            const data = `b${i}`;
+            published.push({ id: await hub.publish("t", data), data });
+          }
+          const start = published[Math.floor(rng() * before)].id;
+          const publishers = Array.from(
+            { length: 1 + Math.floor(rng() * 3) },
+            async (_, p) => {
+              const count = Math.floor(rng() * 40);
+              for (let i = 0; i < count; i++) {
+                await jitter(rng);
+                const data = `p${p}-${i}`;
+                const id = await hub.publish("t", data);
+                published.push({ id, data });
+                const { maxQueued } = hub.stats();
+                assert.ok(maxQueued <= maxQueue, `queue ${maxQueued}`);
+              }
+            },
+          );
+          // A consumer that sometimes dawdles; when "disconnect" ends its
+          // subscription it resumes from the last id it saw, as EventSource does.
+          const consume = async () => {
+            const got: string[] = [];
+            let stalled = false;
+            let last = start;
+            for (;;) {
+              await jitter(rng);
+              const sub = hub.subscribe("t", { lastEventId: last });
+              for (;;) {
+                const result = await next(sub, 5_000);
+                if (result.done) break;
+                const event = result.value;
+                assert.notEqual(event.event, "reset", `seed ${seed + round}`);
+                last = event.id as string;
+                const { maxQueued } = hub.stats();
+                assert.ok(maxQueued <= maxQueue, `queue ${maxQueued}`);
+                if (event.data === "end") return got;
+                got.push(event.data as string);
+                if (rng() < 0.2) await jitter(rng);
+                // One long stall per round once live events flow: with a
+                // small queue, this is what gets a subscriber cut off (in
+                // the replay, the history absorbs it instead).
+                if (!stalled && event.data!.toString().startsWith("p")) {
+                  stalled = true;
+                  await sleep(20);
+                }
+              }
+              disconnects++;
+            }
+          };
+          const consumer = consume();
+          await Promise.all(publishers);
+          published.push({ id: await hub.publish("t", "end"), data: "end" });
+          const got = await within(consumer, 10_000, `seed ${seed + round}`);
+          const expected = published
+            .filter(({ id }) => store.compare(id, start) > 0)
+            .sort((a, b) => store.compare(a.id, b.id))
+            .map(({ data }) => data)
+            .slice(0, -1);
+          assert.deepEqual(got, expected, `seed ${seed + round}`);
+          await hub.close();
+        }
+        if (kind === "memory" && maxQueue < 10) {
+          // The small queue really made the consumer resume mid-stream. (The
+          // laggy store's tail trickles too slowly to do so reliably; there
+          // the small queue exercises paged replay and dropped buffers.)
+          assert.ok(disconnects > 0, `seed ${seed}: no disconnects happened`);
+        }
+      },
+    );
+  }
+
+  test("many resuming subscribers and publishers at once, each exactly once", {
+    timeout: 30_000,
+  }, async () => {
+    const seed = Date.now() >>> 0;
+    const rng = random(seed);
+    const store = memoryStore();
+    const hub = createHub({ store: laggyStore(store, rng) });
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await hub.publish("t", `b${i}`));
+    const consumers = Array.from({ length: 40 }, async () => {
+      const from = ids[Math.floor(rng() * ids.length)];
+      await jitter(rng);
+      const sub = hub.subscribe("t", { lastEventId: from });
+      const got: string[] = [];
+      for (;;) {
+        const { value } = await next(sub, 5_000);
+        if (value!.data === "end") return { from, got };
+        got.push(value!.id as string);
+        if (rng() < 0.1) await jitter(rng);
+      }
+    });
+    const publishers = Array.from({ length: 3 }, async () => {
+      for (let i = 0; i < 30; i++) {
+        await jitter(rng);
+        ids.push(await hub.publish("t", "live"));
+      }
+    });
+    await Promise.all(publishers);
+    await hub.publish("t", "end");
+    const sorted = [...ids].sort(store.compare);
+    for (const { from, got } of await Promise.all(consumers)) {
+      assert.deepEqual(
+        got,
+        sorted.filter((id) => store.compare(id, from) > 0),
+        `seed ${seed}`,
+      );
+    }
+    await hub.close();
+  });
+});
+
+describe("createHub: history bounds and the reset event", () => {
+  test("history.max: an id that fell out gets reset, then the oldest kept", async () => {
+    const hub = createHub({ history: { max: 5 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await hub.publish("t", `e${i}`));
+    const fellOut = hub.subscribe("t", { lastEventId: ids[1] });
+    const events = await take(fellOut, 6);
+    assert.deepEqual(events[0], { event: "reset", data: "history" });
+    assert.deepEqual(dataOf(events.slice(1)), ["e5", "e6", "e7", "e8", "e9"]);
+    // The newest id trimmed is still a valid position: nothing was missed.
+    const edge = hub.subscribe("t", { lastEventId: ids[4] });
+    assert.deepEqual(dataOf(await take(edge, 5)), [
+      "e5",
+      "e6",
+      "e7",
+      "e8",
+      "e9",
+    ]);
+    const oneBefore = hub.subscribe("t", { lastEventId: ids[3] });
+    assert.equal((await take(oneBefore, 1))[0].event, "reset");
+    await hub.close();
+  });
+
+  test("history.ttl: events older than ttl are not replayed (fake clock)", async () => {
+    let time = 0;
+    const hub = createHub({
+      store: memoryStore({ ttl: 1_000, now: () => time }),
+    });
+    const a = await hub.publish("t", "a");
+    const b = await hub.publish("t", "b");
+    time = 600;
+    await hub.publish("t", "c");
+    time = 1_000;
+    assert.deepEqual(
+      dataOf(await take(hub.subscribe("t", { lastEventId: a }), 2)),
+      ["b", "c"],
+    );
+    time = 1_001;
+    const late = await take(hub.subscribe("t", { lastEventId: a }), 2);
+    assert.deepEqual(late, [{ event: "reset", data: "history" }, {
+      id: late[1].id,
+      data: "c",
+    }]);
+    assert.deepEqual(
+      dataOf(await take(hub.subscribe("t", { lastEventId: b }), 1)),
+      ["c"],
+    );
+    await hub.close();
+  });
+
+  test("history.ttl with a real clock, and the reset id when nothing is left", async () => {
+    const hub = createHub({ history: { ttl: 25 } });
+    const first = await hub.publish("t", "old");
+    await hub.publish("t", "older still");
+    await sleep(60);
+    const sub = hub.subscribe("t", { lastEventId: first });
+    const [reset] = await take(sub, 1);
+    assert.equal(reset.event, "reset");
+    assert.equal(reset.data, "history");
+    // With nothing to replay, the reset carries the position to resume
+    // from, so the client's next reconnect is not another reset.
+    assert.equal(typeof reset.id, "string");
+    const again = hub.subscribe("t", { lastEventId: reset.id as string });
+    await hub.publish("t", "new");
+    assert.deepEqual(dataOf(await take(again, 1)), ["new"]);
+    assert.deepEqual(dataOf(await take(sub, 1)), ["new"]);
+    await hub.close();
+  });
+
+  test("unknown, malformed, future and foreign ids get reset, then the oldest kept", async () => {
+    const hub = createHub();
+    const other = createHub();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await hub.publish("t", `e${i}`));
+    const epoch = ids[0].split("-")[0];
+    const foreign = await other.publish("t", "elsewhere");
+    for (
+      const lastEventId of [
+        "garbage",
+        "42",
+        `${epoch}-999`,
+        `${epoch}-01`,
+        `${epoch}-1.5`,
+        `${Number(epoch) - 1}-1`,
+        foreign,
+        "x".repeat(10_000),
+      ]
+    ) {
+      const events = await take(hub.subscribe("t", { lastEventId }), 4);
+      assert.deepEqual(
+        events[0],
+        { event: "reset", data: "history" },
+        lastEventId,
+      );
+      assert.deepEqual(
+        dataOf(events.slice(1)),
+        ["e0", "e1", "e2"],
+        lastEventId,
+      );
+    }
+    // A topic never published to: reset with the position before its first
+    // event, which then resumes cleanly.
+    const empty = hub.subscribe("fresh", {
+      lastEventId: "from-an-old-process",
+    });
+    const [reset] = await take(empty, 1);
+    assert.equal(reset.event, "reset");
+    const resumed = hub.subscribe("fresh", { lastEventId: reset.id as string });
+    await hub.publish("fresh", "first");
+    assert.deepEqual(dataOf(await take(resumed, 1)), ["first"]);
+    await Promise.all([hub.close(), other.close()]);
+  });
+
+  test("options.resetEvent renames the reset event", async () => {
+    const hub = createHub({ resetEvent: "gap" });
+    await hub.publish("t", "x");
+    const [event] = await take(hub.subscribe("t", { lastEventId: "nope" }), 1);
+    assert.deepEqual(event, { event: "gap", data: "history" });
+    await hub.close();
+  });
+});
+
+describe("createHub: slow subscribers", () => {
+  test('"disconnect": a stuck subscriber is ended and freed; the others get everything; it resumes losing nothing', async () => {
+    const hub = createHub({ maxQueue: 5 });
+    const stuck = hub.subscribe("t");
+    const healthy = hub.subscribe("t");
+    const reading = readUntil(healthy, "e29");
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      ids.push(await hub.publish("t", `e${i}`));
+      if (i === 1) {
+        // The stuck one reads two events, then never again.
+        assert.deepEqual(dataOf(await take(stuck, 2)), ["e0", "e1"]);
+      }
+      assert.ok(hub.stats().maxQueued <= 5, `queue ${hub.stats().maxQueued}`);
+      if (i % 3 === 0) await sleep(0);
+    }
+    const received = await within(reading, 2_000, "the healthy subscriber");
+    assert.deepEqual(received, ids.map((_, i) => `e${i}`));
+    // Ended when its queue overflowed, its queue already released.
+    assert.equal(hub.stats().subscribers, 1);
+    assert.deepEqual(await next(stuck), { done: true, value: undefined });
+    // Reconnecting with its last id loses nothing.
+    const resumed = hub.subscribe("t", { lastEventId: ids[1] });
+    assert.deepEqual(
+      dataOf(await take(resumed, 28)),
+      ids.slice(2).map((_, i) => `e${i + 2}`),
+    );
+    await hub.close();
+  });
+
+  test('"drop-oldest": the queue stays at maxQueue, then reset and the newest events', async () => {
+    const hub = createHub({ maxQueue: 5, slow: "drop-oldest" });
+    const stuck = hub.subscribe("t");
+    const healthy = hub.subscribe("t");
+    const reading = readUntil(healthy, "e19");
+    for (let i = 0; i < 20; i++) {
+      await hub.publish("t", `e${i}`);
+      if (i === 1) assert.deepEqual(dataOf(await take(stuck, 2)), ["e0", "e1"]);
+      const { maxQueued } = hub.stats();
+      assert.ok(maxQueued <= 5, `queue ${maxQueued}`);
+      await sleep(0);
+    }
+    assert.equal(
+      (await within(reading, 2_000, "the healthy subscriber")).length,
+      20,
+    );
+    assert.equal(hub.stats().subscribers, 2);
+    const events = await take(stuck, 6);
+    assert.deepEqual(events[0], { event: "reset", data: "overflow" });
+    assert.deepEqual(dataOf(events.slice(1)), [
+      "e15",
+      "e16",
+      "e17",
+      "e18",
+      "e19",
+    ]);
+    // Caught up, it is live again.
+    await hub.publish("t", "e20");
+    assert.deepEqual(dataOf(await take(stuck, 1)), ["e20"]);
+    await hub.close();
+  });
+
+  test(
+    "memory stays bounded with stuck subscribers under a publish flood; publish never waits",
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      for (const slow of ["disconnect", "drop-oldest"] as const) {
+        const hub = createHub({ maxQueue: 16, slow, history: { max: 64 } });
+        const stuck = Array.from({ length: 20 }, () => hub.subscribe("t"));
+        const healthy = Array.from({ length: 20 }, () => hub.subscribe("t"));
+        const readers = healthy.map((sub) => readUntil(sub, "last"));
+        let most = 0;
+        const started = Date.now();
+        for (let i = 0; i < 2_000 && Date.now() - started < 10_000; i++) {
+          await hub.publish("t", i === 1_999 ? "last" : `e${i}`);
+          most = Math.max(most, hub.stats().maxQueued);
+          if (i % 8 === 7) await sleep(0);
+        }
+        const counts = (await within(
+          Promise.all(readers),
+          5_000,
+          `${slow}: healthy readers`,
+        )).map((data) => data.length);
+        assert.ok(most <= 16, `${slow}: a queue reached ${most}`);
+        assert.deepEqual(counts, healthy.map(() => 2_000), slow);
+        assert.equal(
+          hub.stats().subscribers,
+          slow === "disconnect" ? 20 : 40,
+          slow,
+        );
+        void stuck;
+        await hub.close();
+      }
+    },
+  );
+});
+
+describe("createHub: cancellation and close", () => {
+  test("aborting the signal ends a waiting subscription and releases it", async () => {
+    const hub = createHub();
+    const aborter = new AbortController();
+    const sub = hub.subscribe("t", { signal: aborter.signal });
+    await hub.publish("t", "queued");
+    assert.equal(hub.stats().queued, 1);
+    assert.deepEqual(dataOf(await take(sub, 1)), ["queued"]);
+    const pending = sub.next();
+    aborter.abort();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    assert.deepEqual(hub.stats(), {
+      topics: 0,
+      subscribers: 0,
+      queued: 0,
+      maxQueued: 0,
+    });
+    // Aborted with events queued: they are released too.
+    const again = new AbortController();
+    hub.subscribe("t", { signal: again.signal });
+    await hub.publish("t", "never read");
+    again.abort();
+    assert.equal(hub.stats().queued, 0);
+    // An already aborted signal: ended at once, nothing left behind.
+    const dead = hub.subscribe("t", { signal: AbortSignal.abort() });
+    assert.deepEqual(await dead.next(), { done: true, value: undefined });
+    assert.equal(hub.stats().topics, 0);
+    await hub.close();
+  });
+
+  test("return() and break release the subscription at once", async () => {
+    const hub = createHub();
+    const sub = hub.subscribe("t");
+    const pending = sub.next();
+    await sub.return!();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    assert.equal(hub.stats().subscribers, 0);
+    const looping = (async () => {
+      for await (const _ of hub.subscribe("t", { lastEventId: "x" })) break;
+    })();
+    await hub.publish("t", "one");
+    await within(looping, 2_000, "the loop");
+    assert.deepEqual(hub.stats(), {
+      topics: 0,
+      subscribers: 0,
+      queued: 0,
+      maxQueued: 0,
+    });
+    await hub.close();
+  });
+
+  test("an abort during the replay leaves nothing behind", async () => {
+    const rng = random(7);
+    const hub = createHub({ store: laggyStore(memoryStore(), rng) });
+    const first = await hub.publish("t", "a");
+    await hub.publish("t", "b");
+    const aborter = new AbortController();
+    const sub = hub.subscribe("t", {
+      lastEventId: first,
+      signal: aborter.signal,
+    });
+    const pending = sub.next();
+    aborter.abort();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+    await sleep(10);
+    assert.equal(hub.stats().subscribers, 0);
+    await hub.close();
+  });
+
+  test("a failing store tail ends the topic's subscriptions with its error", async () => {
+    let fail: ((reason: unknown) => void) | undefined;
+    let tails = 0;
+    const inner = memoryStore();
+    const hub = createHub({
+      store: {
+        ...inner,
+        tail(topic, handler, signal) {
+          tails++;
+          if (tails === 1) return Promise.reject(new Error("no connection"));
+          fail = handler.error;
+          return inner.tail(topic, handler, signal);
+        },
+      },
+    });
+    const first = hub.subscribe("t");
+    await assert.rejects(next(first), /no connection/);
+    assert.deepEqual(await first.next(), { done: true, value: undefined });
+    const live = hub.subscribe("t");
+    const resuming = hub.subscribe("t", { lastEventId: "x" });
+    await hub.publish("t", "ok");
+    assert.deepEqual(dataOf(await take(live, 1)), ["ok"]);
+    const waiting = live.next();
+    fail!(new Error("connection lost"));
+    await assert.rejects(waiting, /connection lost/);
+    await assert.rejects(resuming.next(), /connection lost/);
+    assert.equal(hub.stats().topics, 0);
+    await hub.close();
+  });
+
+  test("close() delivers what is queued, then a jittered retry hint, then ends", async () => {
+    const hub = createHub({ closeRetry: { min: 1_000, max: 60_000 } });
+    const subs = Array.from({ length: 30 }, () => hub.subscribe("t"));
+    const queued = hub.subscribe("t");
+    await hub.publish("t", "last words");
+    for (const sub of subs) {
+      assert.deepEqual(dataOf(await take(sub, 1)), ["last words"]);
+    }
+    const waiting = subs.map((sub) => sub.next());
+    const closing = hub.close();
+    assert.equal(hub.close(), closing);
+    await closing;
+    const retries = new Set<number>();
+    for (const [i, result] of (await Promise.all(waiting)).entries()) {
+      const { retry } = result.value as SSEEvent;
+      assert.ok(retry! >= 1_000 && retry! <= 60_000, String(retry));
+      retries.add(retry!);
+      assert.deepEqual(await subs[i].next(), { done: true, value: undefined });
+    }
+    assert.ok(retries.size > 1, "the retry hints are spread out");
+    const rest = await take(queued, 5);
+    assert.equal(rest.length, 2);
+    assert.equal(rest[0].data, "last words");
+    assert.equal(typeof rest[1].retry, "number");
+    await assert.rejects(
+      hub.publish("t", "x"),
+      (error: unknown) =>
+        error instanceof TypeError && /closed: publish\(\)/.test(error.message),
+    );
+    assert.throws(
+      () => hub.subscribe("t"),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /closed: subscribe\(\)/.test(error.message),
+    );
+    // A connection after close gets only a retry hint, not an error status
+    // (which would stop EventSource for good).
+    const late = hub.response(new Request("http://localhost/"), "t");
+    assert.equal(late.status, 200);
+    assert.match(await late.text(), /^:\nretry: \d+\n$/);
+  });
+});
+
+async function withServer(
+  kind: (typeof serverKinds)[number],
+  handler: Handler,
+  body: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = await serve(handler, kind);
+  try {
+    await body(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+for (const kind of serverKinds) {
+  describe(`hub.response() on ${kind}`, () => {
+    async function withHub(
+      body: (hub: Hub, url: string) => Promise<void>,
+    ): Promise<void> {
+      const hub = createHub();
+      try {
+        await withServer(
+          kind,
+          (request) => hub.response(request, "news", { keepAlive: false }),
+          (url) => body(hub, url),
+        );
+      } finally {
+        await hub.close();
+      }
+    }
+
+    test("resumes after the Last-Event-ID header, then streams live events", async () => {
+      await withHub(async (hub, url) => {
+        const ids: string[] = [];
+        for (let i = 1; i <= 3; i++) {
+          ids.push(await hub.publish("news", { event: "n", data: `e${i}` }));
+        }
+        const client = new RawClient(url, { "Last-Event-ID": ids[0] });
+        const { status, headers } = await within(
+          client.response,
+          5_000,
+          "headers",
+        );
+        assert.equal(status, 200);
+        assert.equal(
+          headers.get("content-type"),
+          "text/event-stream; charset=utf-8",
+        );
+        await client.waitFor("data: e3\n\n");
+        ids.push(await hub.publish("news", { event: "n", data: "e4" }));
+        await client.waitFor("data: e4\n\n");
+        assert.equal(
+          client.body,
+          ":\n" +
+            [2, 3, 4].map((i) => `event: n\nid: ${ids[i - 1]}\ndata: e${i}\n\n`)
+              .join(""),
+        );
+        client.close();
+        // The disconnect reaches the hub: the subscription is released.
+        await eventually(() => hub.stats().subscribers === 0, "release");
+      });
+    });
+
+    test("takes lastEventId from the query on a first connect; the header wins", async () => {
+      await withHub(async (hub, url) => {
+        const ids: string[] = [];
+        for (let i = 1; i <= 3; i++) {
+          ids.push(await hub.publish("news", `e${i}`));
+        }
+        const query = `${url}?lastEventId=${encodeURIComponent(ids[0])}`;
+        const byQuery = new RawClient(query);
+        await byQuery.waitFor("data: e3\n\n");
+        assert.equal(
+          byQuery.body,
+          `:\nid: ${ids[1]}\ndata: e2\n\nid: ${ids[2]}\ndata: e3\n\n`,
+        );
+        const both = new RawClient(query, { "Last-Event-ID": ids[1] });
+        await both.waitFor("data: e3\n\n");
+        assert.equal(both.body, `:\nid: ${ids[2]}\ndata: e3\n\n`);
+        byQuery.close();
+        both.close();
+        await eventually(() => hub.stats().subscribers === 0, "release");
+      });
+    });
+
+    test("a browser sees the gap as event: reset, and close() as a retry hint", async () => {
+      await withHub(async (hub, url) => {
+        await hub.publish("news", "kept");
+        const client = new RawClient(url, { "Last-Event-ID": "stale" });
+        await client.waitFor("data: kept\n\n");
+        assert.match(
+          client.body,
+          /^:\nevent: reset\ndata: history\n\nid: \d+-1\ndata: kept\n\n$/,
+        );
+        await hub.close();
+        await within(client.ended, 5_000, "end of body");
+        assert.match(client.body, /data: kept\n\nretry: \d+\n$/);
+        client.close();
+      });
+    });
+  });
+}

@@ -1,0 +1,297 @@
+// relaySSE between a real upstream server and a real client on 127.0.0.1:
+// pass-through, mapping, cancellation reaching the upstream, and failures
+// reported in-band.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { once } from "node:events";
+import { Buffer } from "node:buffer";
+import { createSSEStream, relaySSE, type RelaySSEOptions } from "../mod.ts";
+import { RawClient } from "./_client.ts";
+import { serve, serverKinds, type TestServer } from "./_server.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what}: not within ${ms} ms`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A relay server in front of `upstreamUrl`, and a client reading it to the end. */
+async function relayed(
+  kind: (typeof serverKinds)[number],
+  upstreamUrl: string,
+  options: RelaySSEOptions = {},
+): Promise<string> {
+  const relay = await serve(
+    (request) =>
+      relaySSE((signal) => fetch(upstreamUrl, { signal }), {
+        signal: request.signal,
+        ...options,
+      }),
+    kind,
+  );
+  const client = new RawClient(relay.url);
+  try {
+    await within(client.ended, 10_000, "end of the relayed body");
+    return client.body;
+  } finally {
+    client.close();
+    await relay.close();
+  }
+}
+
+async function withUpstream(
+  kind: (typeof serverKinds)[number],
+  handler: (request: Request) => Response | Promise<Response>,
+  body: (upstream: TestServer) => Promise<void>,
+): Promise<void> {
+  const upstream = await serve(handler, kind);
+  try {
+    await body(upstream);
+  } finally {
+    await upstream.close();
+  }
+}
+
+/** A raw upstream that sends `head` and `chunks` then cuts the connection. */
+async function cuttingUpstream(
+  chunks: string[],
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((socket: Socket) => {
+    socket.once("data", () => {
+      socket.write(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+      );
+      for (const chunk of chunks) {
+        socket.write(
+          `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`,
+        );
+      }
+      setTimeout(() => socket.destroy(), 20);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    server,
+  };
+}
+
+const OPENAI = [
+  { choices: [{ delta: { role: "assistant" } }] },
+  { choices: [{ delta: { content: "Hel" } }] },
+  { choices: [{ delta: { content: "lo" } }] },
+  { choices: [{ delta: {}, finish_reason: "stop" }] },
+];
+
+for (const kind of serverKinds) {
+  describe(`relaySSE on ${kind}`, () => {
+    test("passes messages through with their type, data and id", async () => {
+      await withUpstream(kind, () =>
+        new Response(
+          "id: 1\ndata: a\n\nevent: note\ndata: two\ndata: lines\n\n: comment\nid: 2\nevent: x\ndata:\n\n",
+          { headers: { "Content-Type": "text/event-stream" } },
+        ), async (upstream) => {
+        const body = await relayed(kind, upstream.url);
+        assert.equal(
+          body,
+          ":\nid: 1\ndata: a\n\nevent: note\ndata: two\ndata: lines\n\nevent: x\nid: 2\ndata: \n\n",
+        );
+      });
+    });
+
+    test("map turns an OpenAI-style stream into token deltas and a done event", async () => {
+      await withUpstream(
+        kind,
+        () =>
+          createSSEStream([
+            ...OPENAI.map((chunk) => ({ data: chunk })),
+            "[DONE]",
+          ]),
+        async (upstream) => {
+          const body = await relayed(kind, upstream.url, {
+            map: async (message) => {
+              await sleep(1);
+              if (message.data === "[DONE]") return { event: "done", data: "" };
+              const token = JSON.parse(message.data).choices[0].delta.content;
+              return token === undefined ? undefined : token;
+            },
+          });
+          assert.equal(
+            body,
+            ":\ndata: Hel\n\ndata: lo\n\nevent: done\ndata: \n\n",
+          );
+        },
+      );
+    });
+
+    test("map may return several events, and invalid ones end the stream with an error", async () => {
+      await withUpstream(kind, () =>
+        new Response("data: a\n\ndata: b\n\n", {
+          headers: { "Content-Type": "text/event-stream" },
+        }), async (upstream) => {
+        const body = await relayed(kind, upstream.url, {
+          map: (message) =>
+            message.data === "a"
+              ? ["a1", { data: "a2" }]
+              : { event: "bad\nname" },
+          onError: (error) => ({ event: "error", data: (error as Error).name }),
+        });
+        assert.equal(
+          body,
+          ":\ndata: a1\n\ndata: a2\n\nevent: error\ndata: TypeError\n\n",
+        );
+      });
+    });
+
+    test("a client leaving closes the upstream connection within a second", async () => {
+      let finished!: () => void;
+      const upstreamFinished = new Promise<void>((resolve) =>
+        finished = resolve
+      );
+      await withUpstream(kind, (request) =>
+        createSSEStream(
+          async function* () {
+            try {
+              for (let i = 0;; i++) {
+                yield { data: `t${i}` };
+                await sleep(20);
+              }
+            } finally {
+              finished();
+            }
+          }(),
+          { signal: request.signal },
+        ), async (upstream) => {
+        const relay = await serve(
+          (request) =>
+            relaySSE((signal) => fetch(upstream.url, { signal }), {
+              signal: request.signal,
+            }),
+          kind,
+        );
+        try {
+          const client = new RawClient(relay.url);
+          await client.waitFor("data: t2\n\n");
+          client.close();
+          await within(
+            upstreamFinished,
+            1_000,
+            "the upstream producer's finally",
+          );
+        } finally {
+          await relay.close();
+        }
+      });
+    });
+
+    for (
+      const [name, response] of [
+        [
+          "a 500 status",
+          () => new Response("secret stack trace", { status: 500 }),
+        ],
+        [
+          "a wrong content type",
+          () =>
+            new Response("{}", {
+              headers: { "Content-Type": "application/json" },
+            }),
+        ],
+      ] as const
+    ) {
+      test(`${name} upstream reaches the client as a generic error event`, async () => {
+        await withUpstream(kind, response, async (upstream) => {
+          let seen: unknown;
+          const body = await relayed(kind, upstream.url, {
+            onError: (error) => {
+              seen = error;
+              return { event: "error", data: "upstream failed" };
+            },
+          });
+          assert.equal(body, ":\nevent: error\ndata: upstream failed\n\n");
+          assert.equal((seen as Error).name, "SSEResponseError");
+        });
+      });
+    }
+
+    test("the default error event leaks nothing of the upstream", async () => {
+      const original = console.error;
+      console.error = () => {};
+      try {
+        await withUpstream(
+          kind,
+          () => new Response("secret stack trace", { status: 500 }),
+          async (upstream) => {
+            const body = await relayed(kind, upstream.url);
+            assert.match(body, /^:\nevent: error\ndata: [^\n]+\n\n$/);
+            assert.doesNotMatch(body, /secret|500/);
+          },
+        );
+      } finally {
+        console.error = original;
+      }
+    });
+
+    test("an unreachable upstream reaches the client as an error event", async () => {
+      const gone = await serve(() => new Response(), kind);
+      await gone.close();
+      const body = await relayed(kind, gone.url, {
+        onError: () => ({ event: "error", data: "down" }),
+      });
+      assert.equal(body, ":\nevent: error\ndata: down\n\n");
+    });
+
+    test("a body cut mid-stream is an error, not a clean end", async () => {
+      const { url, server } = await cuttingUpstream([
+        "data: one\n\n",
+        "data: tw",
+      ]);
+      try {
+        const body = await relayed(kind, url, {
+          onError: () => ({ event: "error", data: "cut" }),
+        });
+        assert.equal(body, ":\ndata: one\n\nevent: error\ndata: cut\n\n");
+      } finally {
+        server.close();
+      }
+    });
+
+    test("timeout bounds the whole relay", async () => {
+      await withUpstream(kind, (request) =>
+        createSSEStream(
+          async function* () {
+            yield "early";
+            await sleep(10_000);
+          }(),
+          { signal: request.signal },
+        ), async (upstream) => {
+        const started = Date.now();
+        const body = await relayed(kind, upstream.url, {
+          timeout: 300,
+          onError: (error) => ({ event: "error", data: (error as Error).name }),
+        });
+        assert.equal(
+          body,
+          ":\ndata: early\n\nevent: error\ndata: TimeoutError\n\n",
+        );
+        assert.ok(Date.now() - started < 5_000);
+      });
+    });
+  });
+}
+
+test("relaySSE rejects a bad timeout", () => {
+  assert.throws(() => relaySSE(new Response(""), { timeout: 0 }), RangeError);
+});
