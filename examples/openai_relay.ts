@@ -1,0 +1,114 @@
+// Relaying an LLM's token stream, offline: a fake OpenAI-compatible upstream
+// (chat.completion.chunk events, then `data: [DONE]`) and a relay that
+// forwards only the token deltas and a final `event: done` to the browser.
+//
+//   deno run -A examples/openai_relay.ts     # or: bun examples/openai_relay.ts
+//   curl -N -X POST -d '{"prompt":"hi"}' http://127.0.0.1:8001/chat
+import { createSSEStream, relaySSE } from "../mod.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The fake model's reply to a prompt, as the tokens it streams. */
+export function fakeReply(prompt: string): string[] {
+  const text = `You said: "${prompt}". This reply is streamed token by token ` +
+    "from an embedded fake model, relayed by ssekit.";
+  return text.match(/\S+\s*/g) ?? [];
+}
+
+/**
+ * A fake OpenAI-compatible `/v1/chat/completions` endpoint with
+ * `stream: true`: one `chat.completion.chunk` per token, then `[DONE]`.
+ */
+export async function fakeOpenAI(
+  request: Request,
+  { delay = 30 }: { delay?: number } = {},
+): Promise<Response> {
+  const { messages } = await request.json() as {
+    messages: { role: string; content: string }[];
+  };
+  const prompt = messages.at(-1)?.content ?? "";
+  const chunk = (delta: object, finish: string | null = null) => ({
+    data: {
+      id: "chatcmpl-fake",
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model: "fake-gpt",
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    },
+  });
+  return createSSEStream(
+    async function* () {
+      yield chunk({ role: "assistant", content: "" });
+      for (const token of fakeReply(prompt)) {
+        await sleep(delay);
+        yield chunk({ content: token });
+      }
+      yield chunk({}, "stop");
+      yield "[DONE]";
+    }(),
+    { signal: request.signal },
+  );
+}
+
+interface CompletionChunk {
+  choices: { delta: { content?: string } }[];
+}
+
+/**
+ * The relay: POST `{ prompt }`, get `data: "<token>"` events (each token a
+ * JSON string, so any text survives) and a final `event: done`. When the
+ * browser leaves, the upstream request is aborted, so no more tokens are
+ * paid for.
+ */
+export async function relayChat(
+  request: Request,
+  upstreamUrl: string,
+): Promise<Response> {
+  const { prompt } = await request.json() as { prompt: string };
+  return relaySSE(
+    (signal) =>
+      fetch(upstreamUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          model: "fake-gpt",
+          stream: true,
+          messages: [{ role: "user", content: prompt }],
+        }),
+        signal,
+      }),
+    {
+      signal: request.signal,
+      timeout: 60_000,
+      map: (message) => {
+        if (message.data === "[DONE]") return { event: "done", data: "" };
+        const token = (JSON.parse(message.data) as CompletionChunk).choices[0]
+          ?.delta.content;
+        return token ? { data: JSON.stringify(token) } : undefined;
+      },
+    },
+  );
+}
+
+if ((import.meta as { main?: boolean }).main) {
+  const port = 8001;
+  const upstream = `http://127.0.0.1:${port}/v1/chat/completions`;
+  const handler = (request: Request) => {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/v1/chat/completions") return fakeOpenAI(request);
+    if (pathname === "/chat" && request.method === "POST") {
+      return relayChat(request, upstream);
+    }
+    return new Response('POST /chat with {"prompt": "…"}\n', {
+      status: 404,
+    });
+  };
+  const runtime = globalThis as {
+    Deno?: { serve(o: object, h: typeof handler): unknown };
+    Bun?: { serve(o: object): unknown };
+  };
+  if (runtime.Deno) {
+    runtime.Deno.serve({ hostname: "127.0.0.1", port }, handler);
+  } else runtime.Bun?.serve({ hostname: "127.0.0.1", port, fetch: handler });
+  console.log(`relay on http://127.0.0.1:${port}/chat`);
+}
