@@ -5,9 +5,15 @@
  * @module
  */
 
-import { parseSSE } from "./parse.ts";
+import { EventStreamInterpreter } from "./parse.ts";
 import { checkEventStream } from "./response_error.ts";
-import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
+import { formatEvent } from "./encode.ts";
+import {
+  createSSEStream,
+  FORMATTED,
+  type FormattedEvents,
+  type SSEStreamOptions,
+} from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
 
 /** What `map` may turn one upstream message into. */
@@ -52,6 +58,15 @@ function passThrough(message: SSEMessage): SSEEvent {
     data: message.data,
     id: message.id,
   };
+}
+
+// One item carrying many already validated events (see FORMATTED).
+function batch(text: string): SSEEvent {
+  return { [FORMATTED]: text } as FormattedEvents as SSEEvent;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function isEventList(value: unknown): value is Iterable<SSEEvent | string> {
@@ -123,20 +138,58 @@ export function relaySSE(
     const response = await (typeof upstream === "function"
       ? upstream(upstreamSignal)
       : upstream);
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     // A Response given as is has a request we cannot abort: cancelling its
     // body is what is left.
     const cancelBody = () =>
-      response.body?.cancel().catch(() => {});
+      (reader ?? response.body)?.cancel().catch(() => {});
     upstreamSignal.addEventListener("abort", cancelBody);
     try {
-      if (response.status === 204) return void cancelBody();
+      if (response.status === 204 || !response.body) {
+        return void cancelBody();
+      }
       const error = await checkEventStream(response, response.url);
-      if (error) throw error;
-      for await (const message of parseSSE(response)) {
-        const result = map ? await map(message) : passThrough(message);
-        if (result === undefined) continue;
-        if (typeof result === "string" || !isEventList(result)) yield result;
-        else yield* result;
+      if (error) {
+        throw error;
+      }
+      reader = response.body.getReader();
+      // Each upstream chunk is parsed at once and its messages mapped
+      // without a promise apiece: the relay keeps pace with the bytes.
+      const messages: SSEMessage[] = [];
+      const interpreter = new EventStreamInterpreter(
+        undefined,
+        (message) =>
+          messages.push(message),
+      );
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        interpreter.push(value);
+        let text = "";
+        try {
+          for (const message of messages) {
+            let result = map ? map(message) : passThrough(message);
+            if (isThenable(result)) {
+              // Nothing waits on a slow map: what is ready goes out first.
+              if (text !== "") yield batch(text);
+              text = "";
+              result = await result;
+            }
+            if (result === undefined) continue;
+            if (typeof result === "string" || !isEventList(result)) {
+              text += formatEvent(result, streamOptions);
+            } else {
+              for (const event of result) {
+                text += formatEvent(event, streamOptions);
+              }
+            }
+          }
+        } finally {
+          // Events before a failing one are sent; the failure then ends
+          // the stream through onError.
+          messages.length = 0;
+          if (text !== "") yield batch(text);
+        }
       }
       // A cancelled body ends like a finished one; only the signal tells.
       if (upstreamSignal.aborted && !signal.aborted) {
@@ -144,6 +197,7 @@ export function relaySSE(
       }
     } finally {
       upstreamSignal.removeEventListener("abort", cancelBody);
+      cancelBody();
     }
   }, streamOptions);
 }

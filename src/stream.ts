@@ -102,6 +102,18 @@ function sharedEncoding(item: unknown): Encoded | undefined {
   return encoded;
 }
 
+/**
+ * Marks text that ssekit's own producers (the relay) already formatted and
+ * validated with formatEvent, so a batch of events crosses into the stream
+ * as one item. Not exported from the package: users cannot forge it.
+ */
+export const FORMATTED: unique symbol = Symbol("ssekit.formatted");
+
+/** A batch of events already formatted by {@linkcode formatEvent}. */
+export interface FormattedEvents {
+  readonly [FORMATTED]: string;
+}
+
 interface Cursor {
   /** True when `next()` answers synchronously (a sync iterable). */
   sync: boolean;
@@ -409,9 +421,9 @@ export function createSSEStream(
         let shared: Encoded | undefined;
         try {
           shared = sharedEncoding(item);
-          text = shared
-            ? shared.text
-            : formatEvent(item as SSEEvent | string, options);
+          text = shared?.text ??
+            (item as Partial<FormattedEvents> | null)?.[FORMATTED] ??
+            formatEvent(item as SSEEvent | string, options);
         } catch (error) {
           return fail(error, true);
         }

@@ -295,3 +295,28 @@ for (const kind of serverKinds) {
 test("relaySSE rejects a bad timeout", () => {
   assert.throws(() => relaySSE(new Response(""), { timeout: 0 }), RangeError);
 });
+
+test("a slow async map never holds back the events mapped before it", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const upstream = new Response("data: a\n\ndata: b\n\n", {
+    headers: { "Content-Type": "text/event-stream" },
+  });
+  const reader = relaySSE(upstream, {
+    map: async (message) => {
+      if (message.data === "b") await gate;
+      return message.data;
+    },
+  }).body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes("data: a\n\n")) {
+    text += decoder.decode((await reader.read()).value);
+  }
+  assert.equal(text, ":\ndata: a\n\n");
+  release();
+  while (!text.includes("data: b\n\n")) {
+    text += decoder.decode((await reader.read()).value);
+  }
+  await reader.cancel();
+});

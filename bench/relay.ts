@@ -1,0 +1,186 @@
+/**
+ * Relay throughput: an OpenAI-style upstream stream fetched over loopback
+ * and relayed by `relaySSE` (parse → map → re-encode), against piping the
+ * upstream bytes through unchanged, in the same run. Target: relaying keeps
+ * at least half the raw pipe's throughput.
+ *
+ * Run: `deno run -A bench/relay.ts`, `bun bench/relay.ts`, or compiled for
+ * Node (`npm run bench` does all three). `--events=N`, `--rounds=N` shrink
+ * a run. Prints markdown.
+ *
+ * @module
+ */
+
+import { relaySSE } from "../mod.ts";
+import {
+  drain,
+  fixed,
+  median,
+  rotate,
+  runtime,
+  runtimeVersion,
+  scriptArgs,
+  table,
+} from "./_util.ts";
+import { serve } from "./_serve.ts";
+
+function intArg(name: string, fallback: number): number {
+  const given = scriptArgs().find((arg) => arg.startsWith(`--${name}=`));
+  return given ? Number(given.slice(name.length + 3)) : fallback;
+}
+
+const EVENTS = intArg("events", 50_000);
+const ROUNDS = intArg("rounds", 5);
+const TIMEOUT_MS = 60_000;
+
+// The upstream body, encoded once and served in 16 KiB chunks as fast as
+// the socket takes them, so the relays, not the upstream, set the pace.
+function upstreamBody(): Uint8Array[] {
+  let text = "";
+  for (let i = 0; i < EVENTS; i++) {
+    text += `data: ${
+      JSON.stringify({
+        id: "chatcmpl-bench",
+        object: "chat.completion.chunk",
+        created: 1700000000,
+        model: "bench-model",
+        choices: [{
+          index: 0,
+          delta: { content: `tok${i % 100} ` },
+          finish_reason: null,
+        }],
+      })
+    }\n\n`;
+  }
+  text += "data: [DONE]\n\n";
+  const bytes = new TextEncoder().encode(text);
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += 16_384) {
+    chunks.push(bytes.subarray(i, i + 16_384));
+  }
+  return chunks;
+}
+
+interface Contender {
+  name: string;
+  relay(upstream: string): Promise<Response>;
+  /** The events a client of this contender sees. */
+  events: number;
+}
+
+const contenders: Contender[] = [
+  {
+    name: "raw pipe (bytes unchanged)",
+    events: EVENTS + 1,
+    relay: async (upstream) => {
+      const response = await fetch(upstream);
+      return new Response(response.body, { headers: response.headers });
+    },
+  },
+  {
+    name: "relaySSE, pass-through",
+    events: EVENTS + 1,
+    relay: (upstream) =>
+      Promise.resolve(relaySSE((signal) => fetch(upstream, { signal }))),
+  },
+  {
+    name: "relaySSE, map to token deltas",
+    events: EVENTS + 1,
+    relay: (upstream) =>
+      Promise.resolve(relaySSE((signal) => fetch(upstream, { signal }), {
+        map: (message) => {
+          if (message.data === "[DONE]") return { event: "done", data: "" };
+          const token = JSON.parse(message.data).choices[0]?.delta?.content;
+          return token ? { data: JSON.stringify(token) } : undefined;
+        },
+      })),
+  },
+];
+
+function countEvents(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = 1; i < bytes.length; i++) {
+    if (bytes[i] === 10 && bytes[i - 1] === 10) count++;
+  }
+  return count;
+}
+
+async function check(contender: Contender, upstream: string): Promise<string> {
+  const body = new Uint8Array(
+    await (await contender.relay(upstream)).arrayBuffer(),
+  );
+  const events = countEvents(body);
+  return events === contender.events
+    ? `✓ ${fixed(events, 0)} events`
+    : `✗ ${events} events`;
+}
+
+const chunks = upstreamBody();
+const upstreamBytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+const server = await serve(() =>
+  new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        // Each request gets its own copies: a server may transfer chunks.
+        for (const chunk of chunks) controller.enqueue(chunk.slice());
+        controller.close();
+      },
+    }),
+    { headers: { "Content-Type": "text/event-stream" } },
+  )
+);
+const upstream = `http://127.0.0.1:${server.port}/`;
+
+const checks = new Map<string, string>();
+for (const contender of contenders) {
+  checks.set(contender.name, await check(contender, upstream));
+}
+const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  console.error(
+    `[${runtime} ${runtimeVersion()}] relay round ${round + 1}/${ROUNDS}`,
+  );
+  for (const contender of rotate(contenders, round)) {
+    const start = performance.now();
+    const response = await contender.relay(upstream);
+    const { ms } = await drain(response.body!, start, TIMEOUT_MS);
+    times.get(contender.name)!.push(ms);
+  }
+}
+await server.close();
+
+const raw = median(times.get(contenders[0].name)!);
+const rows = contenders.map((contender) => {
+  const ms = median(times.get(contender.name)!);
+  const ratio = raw / ms;
+  return [
+    contender.name,
+    fixed(ms),
+    fixed(upstreamBytes / 1048576 / (ms / 1000)),
+    fixed(EVENTS / (ms / 1000), 0),
+    `${fixed(ratio, 2)}×`,
+    contender === contenders[0] ? "—" : ratio >= 0.5 ? "✓" : "✗",
+    checks.get(contender.name)!,
+  ];
+});
+console.log(`## Relay throughput (${runtime} ${runtimeVersion()})
+
+${fixed(EVENTS, 0)} OpenAI-style chunks (${
+  fixed(upstreamBytes / 1048576, 1)
+} MiB) fetched from a loopback upstream and relayed; median of ${ROUNDS} interleaved rounds. "× raw" is throughput relative to piping the upstream bytes unchanged; target ≥ 0.5×.
+
+${
+  table(
+    [
+      "relay",
+      "median ms",
+      "upstream MiB/s",
+      "events/s",
+      "× raw",
+      "≥ 0.5×",
+      "check",
+    ],
+    rows,
+  )
+}
+`);
