@@ -84,3 +84,17 @@ export async function serve(
     },
   };
 }
+
+/** Runs `body` against a server of `kind` serving `handler`, then closes it. */
+export async function withServer(
+  kind: ServerKind,
+  handler: Handler,
+  body: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = await serve(handler, kind);
+  try {
+    await body(server.url);
+  } finally {
+    await server.close();
+  }
+}

@@ -3,30 +3,17 @@
 // reestablishing and failing the connection).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { sleep } from "./_util.ts";
 import {
   connectSSE,
   getLastEventId,
   type SSEMessage,
   SSEResponseError,
 } from "../mod.ts";
-import { type Handler, serve, serverKinds } from "./_server.ts";
+import { serve, serverKinds, withServer } from "./_server.ts";
 
 const SSE = { "Content-Type": "text/event-stream" };
 const fast = { reconnect: { delay: 10, backoff: 0 } };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function withServer(
-  kind: (typeof serverKinds)[number],
-  handler: Handler,
-  body: (url: string) => Promise<void>,
-): Promise<void> {
-  const server = await serve(handler, kind);
-  try {
-    await body(server.url);
-  } finally {
-    await server.close();
-  }
-}
 
 async function take(
   stream: AsyncIterator<SSEMessage>,

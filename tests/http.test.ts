@@ -3,37 +3,10 @@
 // a real disconnect.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { sleep, within } from "./_util.ts";
 import { createSSEStream } from "../mod.ts";
 import { RawClient } from "./_client.ts";
-import { type Handler, serve, serverKinds } from "./_server.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${what}: not within ${ms} ms`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function withServer(
-  kind: (typeof serverKinds)[number],
-  handler: Handler,
-  body: (url: string) => Promise<void>,
-): Promise<void> {
-  const server = await serve(handler, kind);
-  try {
-    await body(server.url);
-  } finally {
-    await server.close();
-  }
-}
+import { serverKinds, withServer } from "./_server.ts";
 
 for (const kind of serverKinds) {
   describe(`createSSEStream on ${kind}`, () => {

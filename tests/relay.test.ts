@@ -3,28 +3,14 @@
 // reported in-band.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { sleep, within } from "./_util.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { Buffer } from "node:buffer";
 import { createSSEStream, relaySSE, type RelaySSEOptions } from "../mod.ts";
 import { RawClient } from "./_client.ts";
-import { serve, serverKinds, type TestServer } from "./_server.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${what}: not within ${ms} ms`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+import { serve, serverKinds, withServer } from "./_server.ts";
 
 /** A relay server in front of `upstreamUrl`, and a client reading it to the end. */
 async function relayed(
@@ -47,19 +33,6 @@ async function relayed(
   } finally {
     client.close();
     await relay.close();
-  }
-}
-
-async function withUpstream(
-  kind: (typeof serverKinds)[number],
-  handler: (request: Request) => Response | Promise<Response>,
-  body: (upstream: TestServer) => Promise<void>,
-): Promise<void> {
-  const upstream = await serve(handler, kind);
-  try {
-    await body(upstream);
-  } finally {
-    await upstream.close();
   }
 }
 
@@ -98,12 +71,12 @@ const OPENAI = [
 for (const kind of serverKinds) {
   describe(`relaySSE on ${kind}`, () => {
     test("passes messages through with their type, data and id", async () => {
-      await withUpstream(kind, () =>
+      await withServer(kind, () =>
         new Response(
           "id: 1\ndata: a\n\nevent: note\ndata: two\ndata: lines\n\n: comment\nid: 2\nevent: x\ndata:\n\n",
           { headers: { "Content-Type": "text/event-stream" } },
-        ), async (upstream) => {
-        const body = await relayed(kind, upstream.url);
+        ), async (upstreamUrl) => {
+        const body = await relayed(kind, upstreamUrl);
         assert.equal(
           body,
           ":\nid: 1\ndata: a\n\nevent: note\ndata: two\ndata: lines\n\nevent: x\nid: 2\ndata: \n\n",
@@ -112,15 +85,15 @@ for (const kind of serverKinds) {
     });
 
     test("map turns an OpenAI-style stream into token deltas and a done event", async () => {
-      await withUpstream(
+      await withServer(
         kind,
         () =>
           createSSEStream([
             ...OPENAI.map((chunk) => ({ data: chunk })),
             "[DONE]",
           ]),
-        async (upstream) => {
-          const body = await relayed(kind, upstream.url, {
+        async (upstreamUrl) => {
+          const body = await relayed(kind, upstreamUrl, {
             map: async (message) => {
               await sleep(1);
               if (message.data === "[DONE]") return { event: "done", data: "" };
@@ -137,11 +110,11 @@ for (const kind of serverKinds) {
     });
 
     test("map may return several events, and invalid ones end the stream with an error", async () => {
-      await withUpstream(kind, () =>
+      await withServer(kind, () =>
         new Response("data: a\n\ndata: b\n\n", {
           headers: { "Content-Type": "text/event-stream" },
-        }), async (upstream) => {
-        const body = await relayed(kind, upstream.url, {
+        }), async (upstreamUrl) => {
+        const body = await relayed(kind, upstreamUrl, {
           map: (message) =>
             message.data === "a"
               ? ["a1", { data: "a2" }]
@@ -160,7 +133,7 @@ for (const kind of serverKinds) {
       const upstreamFinished = new Promise<void>((resolve) =>
         finished = resolve
       );
-      await withUpstream(kind, (request) =>
+      await withServer(kind, (request) =>
         createSSEStream(
           async function* () {
             try {
@@ -173,10 +146,10 @@ for (const kind of serverKinds) {
             }
           }(),
           { signal: request.signal },
-        ), async (upstream) => {
+        ), async (upstreamUrl) => {
         const relay = await serve(
           (request) =>
-            relaySSE((signal) => fetch(upstream.url, { signal }), {
+            relaySSE((signal) => fetch(upstreamUrl, { signal }), {
               signal: request.signal,
             }),
           kind,
@@ -212,9 +185,9 @@ for (const kind of serverKinds) {
       ] as const
     ) {
       test(`${name} upstream reaches the client as a generic error event`, async () => {
-        await withUpstream(kind, response, async (upstream) => {
+        await withServer(kind, response, async (upstreamUrl) => {
           let seen: unknown;
-          const body = await relayed(kind, upstream.url, {
+          const body = await relayed(kind, upstreamUrl, {
             onError: (error) => {
               seen = error;
               return { event: "error", data: "upstream failed" };
@@ -230,11 +203,11 @@ for (const kind of serverKinds) {
       const original = console.error;
       console.error = () => {};
       try {
-        await withUpstream(
+        await withServer(
           kind,
           () => new Response("secret stack trace", { status: 500 }),
-          async (upstream) => {
-            const body = await relayed(kind, upstream.url);
+          async (upstreamUrl) => {
+            const body = await relayed(kind, upstreamUrl);
             assert.match(body, /^:\nevent: error\ndata: [^\n]+\n\n$/);
             assert.doesNotMatch(body, /secret|500/);
           },
@@ -269,16 +242,16 @@ for (const kind of serverKinds) {
     });
 
     test("timeout bounds the whole relay", async () => {
-      await withUpstream(kind, (request) =>
+      await withServer(kind, (request) =>
         createSSEStream(
           async function* () {
             yield "early";
             await sleep(10_000);
           }(),
           { signal: request.signal },
-        ), async (upstream) => {
+        ), async (upstreamUrl) => {
         const started = Date.now();
-        const body = await relayed(kind, upstream.url, {
+        const body = await relayed(kind, upstreamUrl, {
           timeout: 300,
           onError: (error) => ({ event: "error", data: (error as Error).name }),
         });

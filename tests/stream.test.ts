@@ -2,7 +2,7 @@
 // backpressure, cancellation, errors and keep-alive.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { streamOf } from "./_util.ts";
+import { deferred, sleep, streamOf } from "./_util.ts";
 import {
   createSSEStream,
   DEFAULT_KEEP_ALIVE,
@@ -11,7 +11,6 @@ import {
 } from "../mod.ts";
 
 const decoder = new TextDecoder();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Reads one chunk of the body as text, failing instead of hanging. */
 async function readChunk(
@@ -37,16 +36,6 @@ async function readAll(response: Response): Promise<string[]> {
     chunks.push(chunk);
   }
   return chunks;
-}
-
-/** A promise with its resolver, for producers that wait on the consumer. */
-function deferred<T = void>(): {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-} {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
 }
 
 const quiet = { onError: () => {} };
