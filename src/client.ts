@@ -235,7 +235,21 @@ export function connectSSE(
     ...requestInit
   } = init;
   const base = input instanceof Request ? input : undefined;
-  const url = base ? base.url : String(input);
+  // Resolved now, as the EventSource constructor does, so a bad URL throws
+  // here instead of failing every attempt; relative to the page in browsers.
+  let url: string;
+  try {
+    url = base ? base.url : new URL(
+      String(input),
+      (globalThis as { location?: { href: string } }).location?.href,
+    ).href;
+  } catch {
+    throw new TypeError(
+      `Invalid connectSSE URL: ${
+        JSON.stringify(String(input))
+      } is not an absolute URL (or relative to the page)`,
+    );
+  }
   if (typeof fetcher !== "function") {
     throw new TypeError("connectSSE needs fetch: pass init.fetch");
   }
@@ -269,7 +283,13 @@ export function connectSSE(
   let failures = 0;
   // The wait before the next attempt, when one is due.
   let wait: number | undefined;
+  // Messages parsed but not yet handed out, from `head` on; an index, not
+  // shift(), which is quadratic on some engines for large bursts.
   const queue: SSEMessage[] = [];
+  let head = 0;
+  // The lastEventId of the last message handed out: while others wait in
+  // the queue, the parser's id runs ahead of what the caller has seen.
+  let delivered = initialId;
   let busy: Promise<IteratorResult<SSEMessage>> | undefined;
 
   // A function, so the check is not narrowed away across awaits.
@@ -279,7 +299,7 @@ export function connectSSE(
     readyState = CLOSED;
     closer.abort();
     signal?.removeEventListener("abort", close);
-    queue.length = 0;
+    queue.length = head = 0;
     reader?.cancel().catch(() => {});
   };
   if (signal?.aborted) close();
@@ -290,9 +310,15 @@ export function connectSSE(
     new Headers(typeof headers === "function" ? await headers() : headers)
       .forEach((value, name) => fresh.set(name, value));
     fresh.set("Accept", "text/event-stream");
+    fresh.delete("Last-Event-ID");
     if (lastEventId !== "") {
-      fresh.set("Last-Event-ID", utf8HeaderValue(lastEventId));
-    } else fresh.delete("Last-Event-ID");
+      try {
+        fresh.set("Last-Event-ID", utf8HeaderValue(lastEventId));
+      } catch {
+        // Some runtimes refuse control characters the Fetch standard
+        // allows; resuming from the start beats never reconnecting.
+      }
+    }
     const content = typeof body === "function" ? await body() : body;
     attempt = new AbortController();
     const stream = typeof (content as ReadableStream)?.getReader === "function";
@@ -315,7 +341,8 @@ export function connectSSE(
     const jitter = backoff
       ? Math.random() * Math.min(maxBackoff, backoff * 2 ** failures)
       : 0;
-    wait = after ?? reconnectionTime + jitter;
+    // Retry-After is a floor, never a reason to skip the backoff.
+    wait = Math.max(after ?? 0, reconnectionTime) + jitter;
     readyState = CONNECTING;
   };
 
@@ -327,9 +354,12 @@ export function connectSSE(
       wait = undefined;
       if (isClosed()) return;
     }
+    // A request that cannot be built (a throwing headers or body function)
+    // fails for good: retrying would repeat the same mistake unseen.
+    const next = await request();
     let response: Response;
     try {
-      response = await fetcher(await request());
+      response = await fetcher(next);
     } catch (error) {
       if (isClosed()) return;
       return retry(error, false);
@@ -343,6 +373,7 @@ export function connectSSE(
       return close();
     }
     const error = await checkEventStream(response, url);
+    if (isClosed()) return;
     if (error) {
       if (response.status !== 200 && retryStatus?.(response.status)) {
         return retry(error, false, retryAfter(response));
@@ -401,7 +432,7 @@ export function connectSSE(
         arm();
         parser.push(result.value);
         lastEventId = parser.lastEventId;
-        if (queue.length > 0) return;
+        if (head < queue.length) return;
       }
     } finally {
       clearTimeout(timer);
@@ -416,7 +447,12 @@ export function connectSSE(
   const pull = async (): Promise<IteratorResult<SSEMessage>> => {
     try {
       while (!isClosed()) {
-        if (queue.length > 0) return { done: false, value: queue.shift()! };
+        if (head < queue.length) {
+          const message = queue[head++];
+          if (head === queue.length) queue.length = head = 0;
+          delivered = message.lastEventId;
+          return { done: false, value: message };
+        }
         if (reader) await read();
         else await connect();
       }
@@ -433,7 +469,7 @@ export function connectSSE(
       return readyState;
     },
     get lastEventId() {
-      return lastEventId;
+      return head < queue.length ? delivered : lastEventId;
     },
     close,
     next(): Promise<IteratorResult<SSEMessage>> {

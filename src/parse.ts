@@ -254,8 +254,9 @@ class Interpreter {
   private keep(chunk: Uint8Array, from: number, to: number): void {
     const size = this.heldLength + to - from;
     // A UTF-16 code unit takes at most three bytes, so a line holding more
-    // than three bytes per unit allowed is surely too long already.
-    if (size > 3 * this.max) {
+    // than three bytes per unit allowed (plus a CRLF, which may be held
+    // with it but does not count) is surely too long already.
+    if (size > 3 * this.max + 2) {
       this.held = undefined;
       this.heldLength = 0;
       throw tooBig("line", this.max);
@@ -829,7 +830,9 @@ export function parseSSE(
       // cannot fail on it.
       const cancelled = open?.cancel();
       close();
-      await cancelled;
+      // A body that already failed rejects its cancel; leaving the loop
+      // must not throw for it.
+      await cancelled?.catch(() => {});
       return { done: true, value: value as undefined };
     },
     [Symbol.asyncIterator](): AsyncIterableIterator<SSEMessage> {

@@ -57,7 +57,9 @@ export class SSEResponseError extends Error {
 export const BODY_EXCERPT_LIMIT = 2048;
 
 function isEventStream(response: Response): boolean {
-  const type = response.headers.get("content-type") ?? "";
+  // Repeated headers arrive joined with commas; like Fetch's "extract a
+  // MIME type", the last one counts.
+  const type = (response.headers.get("content-type") ?? "").split(",").at(-1)!;
   const semicolon = type.indexOf(";");
   return (semicolon === -1 ? type : type.slice(0, semicolon)).trim()
     .toLowerCase() === "text/event-stream";

@@ -417,3 +417,109 @@ describe("connectSSE without a server", () => {
     assert.equal(seen?.headers.has("last-event-id"), false);
   });
 });
+
+describe("connectSSE: failures surface instead of looping", () => {
+  test("an invalid URL throws at once", () => {
+    assert.throws(() => connectSSE("not a url"), TypeError);
+  });
+
+  test("a throwing headers function fails for good, with no request", async () => {
+    let calls = 0;
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      headers: () => {
+        throw new Error("token store down");
+      },
+      fetch: () => {
+        calls++;
+        return Promise.resolve(new Response(null, { status: 204 }));
+      },
+    });
+    await assert.rejects(stream.next(), /token store down/);
+    assert.equal(calls, 0);
+    assert.equal(stream.readyState, 2);
+  });
+
+  test("Retry-After: 0 does not skip the reconnection time", async () => {
+    const times: number[] = [];
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      reconnect: { delay: 150, backoff: 0, retryStatus: true },
+      fetch: () => {
+        times.push(Date.now());
+        return Promise.resolve(
+          times.length < 3
+            ? new Response("busy", {
+              status: 503,
+              headers: { "Retry-After": "0" },
+            })
+            : new Response("data: ok\n\n", { headers: SSE }),
+        );
+      },
+    });
+    assert.equal((await stream.next()).value?.data, "ok");
+    stream.close();
+    assert.ok(
+      times[1] - times[0] >= 140 && times[2] - times[1] >= 140,
+      String(times),
+    );
+  });
+
+  test("close() while an error response is read ends iteration cleanly", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => c.enqueue(new TextEncoder().encode("partial error text")),
+    });
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      fetch: () => Promise.resolve(new Response(body, { status: 500 })),
+    });
+    const pending = stream.next();
+    await sleep(50);
+    stream.close();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+  });
+
+  test("lastEventId is that of the last message handed out, not of the parser", async () => {
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      reconnect: false,
+      fetch: () =>
+        Promise.resolve(
+          new Response(
+            "id: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n",
+            {
+              headers: SSE,
+            },
+          ),
+        ),
+    });
+    await stream.next();
+    assert.equal(stream.lastEventId, "1");
+    await stream.next();
+    assert.equal(stream.lastEventId, "2");
+    stream.close();
+  });
+
+  test("an id some runtimes refuse as a header value does not stop reconnection", async () => {
+    let calls = 0;
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      reconnect: { delay: 1, backoff: 0 },
+      fetch: () => {
+        calls++;
+        return Promise.resolve(
+          new Response(`id: \x01ctl\ndata: ${calls}\n\n`, { headers: SSE }),
+        );
+      },
+    });
+    assert.deepEqual((await take(stream, 2)).map((m) => m.data), ["1", "2"]);
+    stream.close();
+  });
+
+  test("a repeated Content-Type counts by its last value, as Fetch extracts it", async () => {
+    const headers = new Headers();
+    headers.append("Content-Type", "text/html");
+    headers.append("Content-Type", "text/event-stream");
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      reconnect: false,
+      fetch: () => Promise.resolve(new Response("data: ok\n\n", { headers })),
+    });
+    assert.equal((await stream.next()).value?.data, "ok");
+    stream.close();
+  });
+});

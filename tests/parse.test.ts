@@ -1126,3 +1126,37 @@ describe("round trip: formatEvent then the decoder (property tests)", () => {
     );
   });
 });
+
+describe("regressions", () => {
+  test("maxEventSize does not depend on where a chunk ends (the line end does not count)", () => {
+    for (const end of ["\n", "\r\n"]) {
+      // A 6-unit line of 18 bytes (an unknown field), exactly at the limit.
+      const bytes = new TextEncoder().encode(`€€€€€€${end}data:a${end}${end}`);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const messages: SSEMessage[] = [];
+        const interpreter = new EventStreamInterpreter(
+          { maxEventSize: 6 },
+          (message) => messages.push(message),
+        );
+        interpreter.push(bytes.subarray(0, cut));
+        interpreter.push(bytes.subarray(cut));
+        assert.deepEqual(messages.map((m) => m.data), ["a"], `cut at ${cut}`);
+      }
+    }
+  });
+
+  test("leaving a parseSSE loop after the body failed does not throw", async () => {
+    let fail!: (error: Error) => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("data: a\n\ndata: b\n\n"));
+        fail = (error) => controller.error(error);
+      },
+    });
+    for await (const message of parseSSE(body)) {
+      assert.equal(message.data, "a");
+      fail(new Error("connection reset"));
+      break;
+    }
+  });
+});
