@@ -565,7 +565,7 @@ function targetsOf(
   const [rss, plainRss] = pair(results.memory, (r) => r.rssBytes);
   return [
     {
-      name: "events/s",
+      name: "throughput",
       ssekit: rate,
       plain: plainRate,
       unit: "events/s",

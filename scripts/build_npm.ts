@@ -16,6 +16,11 @@ interface DenoManifest {
 const manifest: DenoManifest = JSON.parse(
   await Deno.readTextFile(`${root}deno.json`),
 );
+// Optional integrations (ioredis for ssekit/redis) are declared once, in
+// the development manifest.
+const { peerDependencies, peerDependenciesMeta } = JSON.parse(
+  await Deno.readTextFile(`${root}package.json`),
+);
 
 await Deno.remove(out, { recursive: true }).catch((error) => {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -45,6 +50,8 @@ const packageJson = {
   exports,
   sideEffects: false,
   engines: { node: ">=20" },
+  peerDependencies,
+  peerDependenciesMeta,
   keywords: ["sse", "server-sent-events", "eventsource", "event-stream"],
 };
 await Deno.writeTextFile(

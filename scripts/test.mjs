@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setup } from "./setup.mjs";
+import { startRedis } from "./redis.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "node_modules", ".bin");
@@ -119,6 +120,16 @@ const steps = [
 
 setup();
 const failed = [];
+// The Redis store's tests read SSEKIT_REDIS_URL; without it they skip, or
+// fail under CI, so a Redis that cannot start shows up there.
+let redis;
+try {
+  redis = await startRedis();
+  env.SSEKIT_REDIS_URL = redis.url;
+  console.log(`redis: ${redis.url}`);
+} catch (error) {
+  console.log(`redis: not started: ${error.message}`);
+}
 const started = Date.now();
 for (const [name, step] of steps) {
   console.log(`\n=== ${name}`);
@@ -139,4 +150,5 @@ console.log(
 console.log(
   `checks: ${steps.length - failed.length} passed, ${failed.length} failed`,
 );
+await redis?.stop();
 process.exitCode = failed.length ? 1 : 0;

@@ -288,8 +288,11 @@ function compareDigits(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/** Orders `<ms>-<seq>` ids (Redis stream ids, memory store ids). */
-function compareStreamIds(a: string, b: string): number {
+/**
+ * Orders `<ms>-<seq>` ids (Redis stream ids, memory store ids). Internal:
+ * shared with the Redis store, not exported from the entry point.
+ */
+export function compareStreamIds(a: string, b: string): number {
   const dashA = a.indexOf("-");
   const dashB = b.indexOf("-");
   return compareDigits(a.slice(0, dashA), b.slice(0, dashB)) ||
@@ -302,7 +305,8 @@ function storeClosed(): TypeError {
   );
 }
 
-function historyBounds(options: HubHistory): Required<HubHistory> {
+/** Validates history bounds and fills in the defaults; shared with the Redis store. */
+export function historyBounds(options: HubHistory): Required<HubHistory> {
   const { max = DEFAULT_HISTORY.max, ttl = DEFAULT_HISTORY.ttl } = options;
   if (!Number.isSafeInteger(max) || max < 0) {
     throw new RangeError(

@@ -164,7 +164,10 @@ function requestURL(req: IncomingMessage): string {
 // The request body, read from the socket only while the stream has demand:
 // Readable.toWeb would do, except that cancelling it destroys the socket,
 // and with it the response the handler may still be sending.
-function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+function requestBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+): ReadableStream<Uint8Array> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
   const onData = (chunk: Uint8Array) => {
@@ -173,39 +176,50 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
     );
     if (controller.desiredSize! <= 0) req.pause();
   };
-  const settle = (error?: unknown) => {
-    if (!open) return;
+  const stop = () => {
     open = false;
     req.off("data", onData);
-    if (error === undefined) controller.close();
-    else controller.error(error);
+    // Discards the rest: a paused body would stall a client still sending
+    // it, and the next request on the connection behind it.
+    req.resume();
   };
   return new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
       req.on("data", onData);
-      req.once("end", () => settle());
-      req.once("error", settle);
-      // Some node:http implementations close an aborted request without
-      // an error; the body must not wait forever for its end.
-      req.once(
-        "close",
-        () => settle(new TypeError("The client closed the request body early")),
-      );
+      req.once("end", () => {
+        if (open) c.close();
+        open = false;
+      });
+      req.once("error", (error) => {
+        if (open) c.error(error);
+        open = false;
+      });
+      // The response is over (sent, or the client left) before the body
+      // was read; some node:http implementations emit no request error.
+      res.once("close", () => {
+        if (!open) return;
+        stop();
+        c.error(
+          new DOMException(
+            "The response ended before the request body was read",
+            "AbortError",
+          ),
+        );
+      });
     },
     pull() {
       req.resume();
     },
-    cancel() {
-      open = false;
-      req.off("data", onData);
-      // Discards the rest, so a client still sending is not stalled.
-      req.resume();
-    },
+    cancel: stop,
   });
 }
 
-function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+function toRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Request {
   const headers: [string, string][] = [];
   const raw = req.rawHeaders;
   // rawHeaders keeps repeated fields apart; Request joins them as fetch does.
@@ -216,7 +230,7 @@ function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
     signal,
   };
   if (req.method !== "GET" && req.method !== "HEAD") {
-    init.body = requestBody(req);
+    init.body = requestBody(req, res);
     init.duplex = "half";
   }
   return new Request(requestURL(req), init);
@@ -241,7 +255,7 @@ async function handle(
 ): Promise<Response | undefined> {
   let request: Request;
   try {
-    request = toRequest(req, signal);
+    request = toRequest(req, res, signal);
   } catch {
     sendText(res, 400, "Bad Request");
     return undefined;
@@ -361,7 +375,14 @@ function listener(
       }`,
     );
   }
-  return (req, res) => void respond(handler, onError, open, req, res);
+  return (req, res) => {
+    // respond() handles every failure it knows of; this is for a
+    // node:http look-alike that throws where Node does not.
+    respond(handler, onError, open, req, res).catch((error) => {
+      report(onError, error);
+      res.destroy();
+    });
+  };
 }
 
 /**
@@ -469,9 +490,11 @@ function formatURL(address: string, port: number): string {
  *
  * @param handler Answers each request with a `Response`.
  * @param options Address, shutdown signal, and listen and error callbacks.
- * @returns The listening server, once it listens.
- * @throws {TypeError} When `handler` is not a function.
- * @throws {RangeError} When `port` is not an integer in [0, 65535].
+ * @returns The listening server, once it listens; the promise rejects
+ * with the error of `listen` instead (e.g. `EADDRINUSE`).
+ * @throws {TypeError} When `handler` is not a function (as a rejection).
+ * @throws {RangeError} When `port` is not an integer in [0, 65535] (as a
+ * rejection).
  */
 export async function serve(
   handler: FetchHandler,

@@ -1,0 +1,122 @@
+// A throwaway Redis for the tests: installs redis-server with apt when it is
+// missing, runs it on 127.0.0.1 on a free (or given) port, without
+// persistence, in a temporary directory, and stops it.
+//
+// As a module: `const redis = await startRedis(); ... await redis.stop()`.
+// As a command (`node scripts/redis.mjs [port]`), used by tests that must
+// stop and restart a Redis: prints the URL, then runs until stdin closes
+// or it is signalled.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const HOST = "127.0.0.1";
+
+function hasRedisServer() {
+  return spawnSync("redis-server", ["--version"]).status === 0;
+}
+
+/** Makes sure redis-server is installed; throws when it cannot be. */
+export function ensureRedisServer() {
+  if (hasRedisServer()) return;
+  console.log("redis: installing redis-server with apt-get");
+  for (const args of [["update"], ["install", "-y", "redis-server"]]) {
+    const result = spawnSync("apt-get", args, {
+      stdio: "inherit",
+      timeout: 5 * 60_000,
+    });
+    if (result.status !== 0) {
+      throw new Error(
+        `apt-get ${args.join(" ")} failed (${
+          result.error?.message ?? result.status
+        })`,
+      );
+    }
+  }
+  if (!hasRedisServer()) throw new Error("redis-server is still missing");
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function answersPing(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, HOST);
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on("error", () => done(false));
+    socket.on("data", (data) => done(data.toString().startsWith("+PONG")));
+    socket.on("connect", () => socket.write("PING\r\n"));
+  });
+}
+
+/**
+ * Starts redis-server; resolves to `{ url, port, stop }` once it answers
+ * PING. `stop()` ends it and removes its directory.
+ */
+export async function startRedis({ port } = {}) {
+  ensureRedisServer();
+  port ??= await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "ssekit-redis-"));
+  const child = spawn("redis-server", [
+    "--bind",
+    HOST,
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--loglevel",
+    "warning",
+  ], { stdio: ["ignore", "ignore", "inherit"] });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await answersPing(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server did not start on ${HOST}:${port}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url: `redis://${HOST}:${port}`, port, stop };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const port = process.argv[2] ? Number(process.argv[2]) : undefined;
+  const redis = await startRedis({ port });
+  let stopping;
+  const shutdown = () => {
+    stopping ??= redis.stop().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  process.stdin.on("end", shutdown);
+  process.stdin.on("close", shutdown);
+  process.stdin.resume();
+  console.log(redis.url);
+}

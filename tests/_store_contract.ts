@@ -1,0 +1,122 @@
+// The HubStore contract, shared by the tests of every store: the memory
+// store's in hub.test.ts, the Redis store's in redis.test.ts.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { HubStore } from "../src/hub.ts";
+import { sleep } from "./_util.ts";
+
+export async function eventually(
+  check: () => boolean,
+  what: string,
+  ms = 2_000,
+) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+/**
+ * The HubStore contract the hub relies on, written against any store so a
+ * Redis store can run it too. `trimAfter` appends enough to push the
+ * store's first entry out of its history.
+ */
+export function storeContract(
+  name: string,
+  make: () => HubStore,
+  trimAfter: number,
+): void {
+  describe(`${name}: the HubStore contract`, () => {
+    test("append returns increasing ids; read pages after an id", async () => {
+      const store = make();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(await store.append("t", { event: "e", data: `d${i}` }));
+      }
+      for (let i = 1; i < ids.length; i++) {
+        assert.ok(store.compare(ids[i - 1], ids[i]) < 0);
+        assert.ok(store.compare(ids[i], ids[i - 1]) > 0);
+        assert.equal(store.compare(ids[i], ids[i]), 0);
+      }
+      const page = await store.read("t", ids[0], 2);
+      assert.deepEqual(page, {
+        entries: [
+          { id: ids[1], event: "e", data: "d1" },
+          { id: ids[2], event: "e", data: "d2" },
+        ],
+        gap: false,
+        cursor: ids[2],
+      });
+      const rest = await store.read("t", page.cursor, 10);
+      assert.deepEqual(rest.entries.map((entry) => entry.id), ids.slice(3));
+      assert.equal(rest.gap, false);
+      const end = await store.read("t", ids[4], 10);
+      assert.deepEqual(end, { entries: [], gap: false, cursor: ids[4] });
+      await store.close();
+    });
+
+    test("an id that is not a position reads as a gap from the oldest entry", async () => {
+      const store = make();
+      const first = await store.append("t", { data: "a" });
+      for (const afterId of ["", "nope", "1-2-3", "99999999999999-0"]) {
+        const result = await store.read("t", afterId, 10);
+        assert.equal(result.gap, true, afterId);
+        assert.equal(result.entries[0].id, first, afterId);
+      }
+      const empty = await store.read("never", "nope", 10);
+      assert.equal(empty.gap, true);
+      assert.deepEqual(empty.entries, []);
+      // The cursor of an empty gap is a real position: no gap from there.
+      const again = await store.read("never", empty.cursor, 10);
+      assert.deepEqual(again, {
+        entries: [],
+        gap: false,
+        cursor: empty.cursor,
+      });
+      const id = await store.append("never", { data: "x" });
+      assert.deepEqual(
+        (await store.read("never", empty.cursor, 10)).entries.map((e) => e.id),
+        [id],
+      );
+      await store.close();
+    });
+
+    test("an id trimmed out of history reads as a gap", async () => {
+      const store = make();
+      const first = await store.append("t", { data: "0" });
+      const second = await store.append("t", { data: "1" });
+      for (let i = 0; i < trimAfter; i++) {
+        await store.append("t", { data: `x${i}` });
+      }
+      const result = await store.read("t", first, 1_000);
+      assert.equal(result.gap, true);
+      assert.notEqual(result.entries[0].id, second);
+      await store.close();
+    });
+
+    test("tail delivers later appends in order until its signal aborts", async () => {
+      const store = make();
+      await store.append("t", { data: "before" });
+      const seen: string[] = [];
+      const aborter = new AbortController();
+      await store.tail("t", {
+        entry: (entry) => void seen.push(entry.data!),
+        error: (reason) => assert.fail(String(reason)),
+      }, aborter.signal);
+      await store.append("t", { data: "one" });
+      await store.append("other", { data: "elsewhere" });
+      await store.append("t", { data: "two" });
+      await eventually(() => seen.includes("two"), "tail");
+      assert.deepEqual(seen.filter((data) => data !== "before"), [
+        "one",
+        "two",
+      ]);
+      aborter.abort();
+      await store.append("t", { data: "three" });
+      await sleep(10);
+      assert.equal(seen.includes("three"), false);
+      await store.close();
+    });
+  });
+}
