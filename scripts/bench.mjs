@@ -1,7 +1,6 @@
 // Runs bench/encode.ts, then bench/node.ts, then bench/parse.ts, on Deno,
-// Bun and Node, one
-// runtime at a time so they do not compete for the cores, and writes
-// the combined bench/results.md.
+// Bun and Node, one runtime at a time so they do not compete for the cores,
+// and writes the combined bench/results.md.
 //
 // Node 20 cannot run TypeScript, so the benchmark is compiled with tsc into
 // .build/bench-out first. Extra arguments (e.g. `--events=10000 --rounds=2`
@@ -28,29 +27,18 @@ const env = {
   PATH: join(root, "node_modules", ".bin") + delimiter + process.env.PATH,
 };
 
-// `nodeArgs` run bench/node.ts, ssekit/node against plain node:http, on the
-// runtime's node:http; `parseArgs` run bench/parse.ts, the decoders.
+// How each runtime runs one benchmark file; Node runs the compiled copy.
 const runtimes = [
   {
     name: "Deno",
     command: "deno",
-    args: ["run", "-A", "--v8-flags=--expose-gc", "bench/encode.ts"],
-    nodeArgs: ["run", "-A", "--v8-flags=--expose-gc", "bench/node.ts"],
-    parseArgs: ["run", "-A", "--v8-flags=--expose-gc", "bench/parse.ts"],
+    args: (file) => ["run", "-A", "--v8-flags=--expose-gc", `bench/${file}.ts`],
   },
-  {
-    name: "Bun",
-    command: "bun",
-    args: ["bench/encode.ts"],
-    nodeArgs: ["bench/node.ts"],
-    parseArgs: ["bench/parse.ts"],
-  },
+  { name: "Bun", command: "bun", args: (file) => [`bench/${file}.ts`] },
   {
     name: "Node",
     command: process.execPath,
-    args: ["--expose-gc", join(outDir, "bench", "encode.js")],
-    nodeArgs: ["--expose-gc", join(outDir, "bench", "node.js")],
-    parseArgs: ["--expose-gc", join(outDir, "bench", "parse.js")],
+    args: (file) => ["--expose-gc", join(outDir, "bench", `${file}.js`)],
   },
 ];
 
@@ -66,11 +54,13 @@ function compile() {
   }
 }
 
-// Resolves with the runtime's parsed `--json` output; progress on stderr is
-// passed through so a long run shows where it is.
-function run({ command, args }) {
+// Resolves with the runtime's parsed `--json` output, or with its markdown
+// when `json` is false; progress on stderr is passed through so a long run
+// shows where it is.
+function run(command, args, json) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args, "--json", ...forwarded], {
+    const flags = json ? ["--json", ...forwarded] : forwarded;
+    const child = spawn(command, [...args, ...flags], {
       cwd: root,
       env,
       stdio: ["ignore", "pipe", "inherit"],
@@ -94,6 +84,7 @@ function run({ command, args }) {
           ),
         );
       }
+      if (!json) return resolve(stdout);
       // Only the last line is ours: a library may have logged before it.
       const last = stdout.trimEnd().split("\n").at(-1) ?? "";
       try {
@@ -241,43 +232,38 @@ function parseReport(outcomes) {
   return lines.join("\n") + "\n";
 }
 
-async function main() {
-  await rm(outDir, { recursive: true, force: true });
-  compile();
+async function runEach(file, json = true) {
   const outcomes = [];
   for (const runtime of runtimes) {
-    console.error(`\n== ${runtime.name} ==`);
+    console.error(`\n== ${runtime.name}: ${file} ==`);
     try {
-      outcomes.push({ runtime, results: await run(runtime) });
+      const results = await run(runtime.command, runtime.args(file), json);
+      outcomes.push({ runtime, results });
     } catch (error) {
-      console.error(`${runtime.name} failed: ${error.message}`);
+      console.error(`${runtime.name} ${file} failed: ${error.message}`);
       outcomes.push({ runtime, error });
     }
   }
-  const nodeOutcomes = [];
-  for (const runtime of runtimes) {
-    console.error(`\n== ${runtime.name}: ssekit/node ==`);
-    try {
-      const { command, nodeArgs: args } = runtime;
-      nodeOutcomes.push({ runtime, results: await run({ command, args }) });
-    } catch (error) {
-      console.error(`${runtime.name} ssekit/node failed: ${error.message}`);
-      nodeOutcomes.push({ runtime, error });
-    }
-  }
-  const parseOutcomes = [];
-  for (const runtime of runtimes) {
-    console.error(`\n== ${runtime.name}: parse ==`);
-    try {
-      const { command, parseArgs: args } = runtime;
-      parseOutcomes.push({ runtime, results: await run({ command, args }) });
-    } catch (error) {
-      console.error(`${runtime.name} parse failed: ${error.message}`);
-      parseOutcomes.push({ runtime, error });
+  return outcomes;
+}
+
+async function main() {
+  await rm(outDir, { recursive: true, force: true });
+  compile();
+  const outcomes = await runEach("encode");
+  const nodeOutcomes = await runEach("node");
+  const parseOutcomes = await runEach("parse");
+  // These print their own markdown; a crash is reported in their place.
+  const sections = [];
+  for (const file of ["relay", "hub"]) {
+    for (const { runtime, results, error } of await runEach(file, false)) {
+      sections.push(
+        results ?? `## ${file} (${runtime.name})\n\nFailed: ${error.message}\n`,
+      );
     }
   }
   const markdown = report(outcomes) + nodeReport(nodeOutcomes) +
-    parseReport(parseOutcomes);
+    parseReport(parseOutcomes) + "\n" + sections.join("\n");
   await writeFile(reportPath, markdown);
   // `deno fmt --check bench` covers the report too, so it is written in the
   // formatter's layout rather than a hand-maintained imitation of it.

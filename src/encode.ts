@@ -84,7 +84,12 @@ export function formatEvent(
   event: SSEEvent | string,
   options?: FormatEventOptions,
 ): string {
-  if (typeof event === "string") return lines("data: ", event) + "\n";
+  if (typeof event === "string") {
+    // The hot path: a one-line token, built with a single concatenation.
+    return event.indexOf("\n") === -1 && event.indexOf("\r") === -1
+      ? "data: " + event + "\n\n"
+      : lines("data: ", event) + "\n";
+  }
   if (typeof event !== "object" || event === null) {
     throw new TypeError(
       `Invalid SSE event: expected a string or an object with data, event, id, retry or comment, got ${

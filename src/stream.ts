@@ -85,7 +85,8 @@ interface Encoded {
 // one: a hub fans one frozen entry out to thousands of streams. Freezing is
 // shallow, so only events whose data is a string (or absent) qualify.
 const sharedEncodings = new WeakMap<object, Encoded>();
-const sharedEncoder = new TextEncoder();
+// TextEncoder keeps no state between calls: one serves every stream.
+const encoder = new TextEncoder();
 
 function sharedEncoding(item: unknown): Encoded | undefined {
   if (typeof item !== "object" || item === null || !Object.isFrozen(item)) {
@@ -96,7 +97,7 @@ function sharedEncoding(item: unknown): Encoded | undefined {
   let encoded = sharedEncodings.get(item);
   if (encoded === undefined) {
     const text = formatEvent(item as SSEEvent);
-    encoded = { text, bytes: sharedEncoder.encode(text) };
+    encoded = { text, bytes: encoder.encode(text) };
     sharedEncodings.set(item, encoded);
   }
   return encoded;
@@ -262,7 +263,6 @@ export function createSSEStream(
 
   const { signal } = options;
   const aborter = new AbortController();
-  const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let finished = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -420,10 +420,13 @@ export function createSSEStream(
         let text: string;
         let shared: Encoded | undefined;
         try {
-          shared = sharedEncoding(item);
-          text = shared?.text ??
-            (item as Partial<FormattedEvents> | null)?.[FORMATTED] ??
-            formatEvent(item as SSEEvent | string, options);
+          if (typeof item === "string") text = formatEvent(item);
+          else {
+            shared = sharedEncoding(item);
+            text = shared?.text ??
+              (item as Partial<FormattedEvents> | null)?.[FORMATTED] ??
+              formatEvent(item as SSEEvent, options);
+          }
         } catch (error) {
           return fail(error, true);
         }
