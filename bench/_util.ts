@@ -53,6 +53,16 @@ export function scriptArgs(): string[] {
   return (Bun ?? process!).argv.slice(2);
 }
 
+/** The value of `--name=N` among the script's arguments: a positive integer, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const given = scriptArgs().find((arg) => arg.startsWith(`--${name}=`));
+  const value = given ? Number(given.slice(name.length + 3)) : fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`--${name} must be a positive integer`);
+  }
+  return value;
+}
+
 /**
  * Collects garbage when the runtime exposes it (`--expose-gc` on Node and
  * Deno, always on Bun), so one run's garbage is not billed to the next.

@@ -29,6 +29,7 @@ import {
   drain,
   fixed,
   median,
+  numberArg,
   quantile,
   rotate,
   runtimeVersion,
@@ -39,14 +40,6 @@ import {
 
 const args = scriptArgs();
 // `--events=N` and `--rounds=N` shrink a run for trying changes quickly.
-function numberArg(name: string, fallback: number): number {
-  const given = args.find((arg) => arg.startsWith(`--${name}=`));
-  const value = given ? Number(given.slice(name.length + 3)) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`--${name} must be a positive integer`);
-  }
-  return value;
-}
 
 const EVENTS = numberArg("events", 100_000);
 // One checked warm-up round, then this many timed rounds; fewer only when a

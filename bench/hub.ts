@@ -17,22 +17,12 @@ import type { SSEEvent } from "../src/types.ts";
 import {
   fixed,
   median,
+  numberArg,
   quantile,
   runtimeVersion,
-  scriptArgs,
   sleep,
   table,
 } from "./_util.ts";
-
-const args = scriptArgs();
-function numberArg(name: string, fallback: number): number {
-  const given = args.find((arg) => arg.startsWith(`--${name}=`));
-  const value = given ? Number(given.slice(name.length + 3)) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`--${name} must be a positive integer`);
-  }
-  return value;
-}
 
 const SUBSCRIBERS = numberArg("subscribers", 10_000);
 const ROUNDS = numberArg("rounds", 20);

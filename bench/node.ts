@@ -28,6 +28,7 @@ import {
   collectGarbage,
   fixed,
   median,
+  numberArg,
   rotate,
   runtime,
   runtimeVersion,
@@ -37,14 +38,6 @@ import {
 } from "./_util.ts";
 
 const args = scriptArgs();
-function numberArg(name: string, fallback: number): number {
-  const given = args.find((arg) => arg.startsWith(`--${name}=`));
-  const value = given ? Number(given.slice(name.length + 3)) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`--${name} must be a positive integer`);
-  }
-  return value;
-}
 
 const EVENTS = numberArg("events", 100_000);
 const ROUNDS = numberArg("rounds", 5);

@@ -30,6 +30,7 @@ import {
   type ExpectedEvent,
   fixed,
   median,
+  numberArg,
   rotate,
   runtimeVersion,
   scriptArgs,
@@ -39,14 +40,6 @@ import {
 const args = scriptArgs();
 // `encode.ts` takes the same `--name=N` form; `npm run bench` forwards its
 // arguments to both, so unknown ones (`--events`) are ignored here.
-function numberArg(name: string, fallback: number): number {
-  const given = args.find((arg) => arg.startsWith(`--${name}=`));
-  const value = given ? Number(given.slice(name.length + 3)) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`--${name} must be a positive integer`);
-  }
-  return value;
-}
 
 const MIB = 1024 * 1024;
 const LARGE_BYTES = numberArg("mib", 32) * MIB;

@@ -20,6 +20,7 @@ import { redisStore } from "../src/redis.ts";
 import type { SSEEvent } from "../src/types.ts";
 import {
   fixed,
+  numberArg,
   quantile,
   runtimeVersion,
   scriptArgs,
@@ -32,7 +33,7 @@ const arg = (name: string) =>
   args.find((given) => given.startsWith(`--${name}=`))?.slice(name.length + 3);
 const url = arg("redis") ?? process.env.SSEKIT_REDIS_URL ??
   "redis://127.0.0.1:6379";
-const events = Number(arg("events") ?? 1_000);
+const events = numberArg("events", 1_000);
 
 /** Milliseconds from each publish on `a` to each subscriber of `b`. */
 async function measure(a: Hub, b: Hub, subscribers: number) {

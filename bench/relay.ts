@@ -16,21 +16,16 @@ import {
   drain,
   fixed,
   median,
+  numberArg,
   rotate,
   runtime,
   runtimeVersion,
-  scriptArgs,
   table,
 } from "./_util.ts";
 import { serve } from "./_serve.ts";
 
-function intArg(name: string, fallback: number): number {
-  const given = scriptArgs().find((arg) => arg.startsWith(`--${name}=`));
-  return given ? Number(given.slice(name.length + 3)) : fallback;
-}
-
-const EVENTS = intArg("events", 50_000);
-const ROUNDS = intArg("rounds", 5);
+const EVENTS = numberArg("events", 50_000);
+const ROUNDS = numberArg("rounds", 5);
 const TIMEOUT_MS = 60_000;
 
 // The upstream body, encoded once and served in 16 KiB chunks as fast as
