@@ -7,10 +7,9 @@
  */
 
 import { connect } from "node:net";
-import { serve as serveNode } from "../src/node.ts";
+import { type Handler, serve as serveTest } from "../tests/_server.ts";
 
-/** A fetch-style request handler. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+export type { Handler };
 
 /** A listening server. */
 export interface Served {
@@ -18,58 +17,13 @@ export interface Served {
   close(): Promise<void>;
 }
 
-interface DenoServeLike {
-  serve(
-    options: { hostname: string; port: number; onListen(): void },
-    handler: Handler,
-  ): { addr: { port: number }; shutdown(): Promise<void> };
-}
-interface BunServeLike {
-  serve(options: {
-    hostname: string;
-    port: number;
-    fetch: Handler;
-  }): { port: number; stop(force: boolean): Promise<void> | void };
-}
-
-const runtimeGlobals = globalThis as unknown as {
-  Deno?: DenoServeLike;
-  Bun?: BunServeLike;
-};
-
-/** Starts `handler` on 127.0.0.1 and a free port with the native server. */
+/**
+ * Starts `handler` on 127.0.0.1 and a free port with the runtime's own
+ * server, the one the tests use (node:http through ssekit/node on Node).
+ */
 export async function serve(handler: Handler): Promise<Served> {
-  const { Deno, Bun } = runtimeGlobals;
-  if (Deno) {
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      handler,
-    );
-    return { port: server.addr.port, close: () => server.shutdown() };
-  }
-  if (Bun) {
-    const server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      fetch: handler,
-    });
-    return {
-      port: server.port,
-      close: async () => void await server.stop(true),
-    };
-  }
-  const server = await serveNode(handler, {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-  });
-  return {
-    port: server.port,
-    close: () => {
-      server.server.closeAllConnections();
-      return server.close();
-    },
-  };
+  const server = await serveTest(handler);
+  return { port: Number(new URL(server.url).port), close: server.close };
 }
 
 /**

@@ -263,3 +263,18 @@ export function fixed(value: number, decimals = 1): string {
     maximumFractionDigits: decimals,
   });
 }
+
+/**
+ * Prints a benchmark's results as the last line of stdout: JSON under
+ * `--json` (what scripts/bench.mjs reads), else the markdown under `title`.
+ */
+export function printResults(
+  results: { markdown: string },
+  title: string,
+): void {
+  console.log(
+    scriptArgs().includes("--json")
+      ? JSON.stringify(results)
+      : `## ${title}\n\n${results.markdown}`,
+  );
+}

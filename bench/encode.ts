@@ -30,17 +30,15 @@ import {
   fixed,
   median,
   numberArg,
+  printResults,
   quantile,
   rotate,
   runtimeVersion,
-  scriptArgs,
   sleep,
   table,
 } from "./_util.ts";
 
-const args = scriptArgs();
 // `--events=N` and `--rounds=N` shrink a run for trying changes quickly.
-
 const EVENTS = numberArg("events", 100_000);
 // One checked warm-up round, then this many timed rounds; fewer only when a
 // section overruns its time budget, so a slow machine still finishes.
@@ -560,7 +558,6 @@ function render(
 }
 
 async function main(): Promise<void> {
-  const json = args.includes("--json");
   const started = performance.now();
   const throughputResults = await throughput();
   const stageResults = await encodingStages();
@@ -575,11 +572,7 @@ async function main(): Promise<void> {
   };
   const results: BenchResults = { ...partial, markdown: render(partial) };
   log(`done in ${fixed((performance.now() - started) / 1000, 1)} s`);
-  console.log(
-    json
-      ? JSON.stringify(results)
-      : `## ${results.runtime}\n\n${results.markdown}`,
-  );
+  printResults(results, results.runtime);
 }
 
 await main();

@@ -29,6 +29,7 @@ import {
   fixed,
   median,
   numberArg,
+  printResults,
   rotate,
   runtime,
   runtimeVersion,
@@ -659,7 +660,6 @@ function render(results: Omit<NodeBenchResults, "markdown">): string {
 }
 
 async function main(): Promise<void> {
-  const json = args.includes("--json");
   const started = performance.now();
   const child = await startChild();
   let throughputResults: ThroughputResult[];
@@ -682,11 +682,7 @@ async function main(): Promise<void> {
   const partial = { ...measured, targets: targetsOf(measured) };
   const results: NodeBenchResults = { ...partial, markdown: render(partial) };
   log(`done in ${fixed((performance.now() - started) / 1000, 1)} s`);
-  console.log(
-    json
-      ? JSON.stringify(results)
-      : `## ${results.runtime} node:http\n\n${results.markdown}`,
-  );
+  printResults(results, `${results.runtime} node:http`);
 }
 
 if (args.includes("--serve")) await runServers();

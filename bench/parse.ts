@@ -31,13 +31,12 @@ import {
   fixed,
   median,
   numberArg,
+  printResults,
   rotate,
   runtimeVersion,
-  scriptArgs,
   table,
 } from "./_util.ts";
 
-const args = scriptArgs();
 // `encode.ts` takes the same `--name=N` form; `npm run bench` forwards its
 // arguments to both, so unknown ones (`--events`) are ignored here.
 
@@ -622,7 +621,6 @@ function render(results: Omit<ParseResults, "markdown">): string {
 }
 
 async function main(): Promise<void> {
-  const json = args.includes("--json");
   const started = performance.now();
   log("building the corpora");
   const large = await corpus(LARGE_BYTES);
@@ -676,11 +674,7 @@ async function main(): Promise<void> {
   };
   const results: ParseResults = { ...partial, markdown: render(partial) };
   log(`done in ${fixed((performance.now() - started) / 1000, 1)} s`);
-  console.log(
-    json
-      ? JSON.stringify(results)
-      : `## ${results.runtime}\n\n${results.markdown}`,
-  );
+  printResults(results, results.runtime);
 }
 
 await main();
