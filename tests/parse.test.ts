@@ -872,6 +872,30 @@ describe("EventStreamInterpreter", () => {
   });
 });
 
+/**
+ * Decodes the concatenated `pieces` cut at `cuts` and checks messages,
+ * retries and comments equal those of the whole stream decoded as text.
+ */
+async function cutsMatchWhole(
+  pieces: Uint8Array[],
+  cuts: number[],
+): Promise<void> {
+  const data = new Uint8Array(pieces.flatMap((p) => [...p]));
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(data);
+  const seen: unknown[] = [];
+  const options: SSEDecoderOptions = {
+    onRetry: (ms) => seen.push(ms),
+    onComment: (c) => seen.push(c),
+  };
+  const expected = await decode([text], options);
+  const expectedSeen = seen.splice(0);
+  assert.deepEqual(
+    await decode(cut(data, cuts.map((n) => n % (data.length + 1))), options),
+    expected,
+  );
+  assert.deepEqual(seen, expectedSeen);
+}
+
 describe("round trip: formatEvent then the decoder (property tests)", () => {
   // Units that stress the grammar: line ends, colons, spaces, NUL, BOMs and
   // characters of every UTF-8 length, besides arbitrary code points.
@@ -1021,27 +1045,7 @@ describe("round trip: formatEvent then the decoder (property tests)", () => {
       fc.asyncProperty(
         fc.array(piece, { maxLength: 16 }),
         fc.array(fc.nat(), { maxLength: 8 }),
-        async (pieces, cuts) => {
-          const data = new Uint8Array(pieces.flatMap((p) => [...p]));
-          const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(
-            data,
-          );
-          const seen: unknown[] = [];
-          const options: SSEDecoderOptions = {
-            onRetry: (ms) => seen.push(ms),
-            onComment: (c) => seen.push(c),
-          };
-          const expected = await decode([text], options);
-          const expectedSeen = seen.splice(0);
-          assert.deepEqual(
-            await decode(
-              cut(data, cuts.map((n) => n % (data.length + 1))),
-              options,
-            ),
-            expected,
-          );
-          assert.deepEqual(seen, expectedSeen);
-        },
+        (pieces, cuts) => cutsMatchWhole(pieces, cuts),
       ),
       { numRuns: 200 },
     );
@@ -1074,26 +1078,7 @@ describe("round trip: formatEvent then the decoder (property tests)", () => {
       fc.asyncProperty(
         fc.array(piece, { maxLength: 30, size: "max" }),
         fc.array(fc.nat(), { maxLength: 10, size: "max" }),
-        async (pieces, cuts) => {
-          const data = new Uint8Array(pieces.flatMap((p) => [...p]));
-          const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(
-            data,
-          );
-          const seen: unknown[] = [];
-          const options: SSEDecoderOptions = {
-            onComment: (c) => seen.push(c),
-          };
-          const expected = await decode([text], options);
-          const expectedSeen = seen.splice(0);
-          assert.deepEqual(
-            await decode(
-              cut(data, cuts.map((n) => n % (data.length + 1))),
-              options,
-            ),
-            expected,
-          );
-          assert.deepEqual(seen, expectedSeen);
-        },
+        (pieces, cuts) => cutsMatchWhole(pieces, cuts),
       ),
       { numRuns: 150 },
     );
