@@ -10,6 +10,7 @@
  */
 
 import type { SSEEvent } from "./types.ts";
+import { describe } from "./describe.ts";
 
 /** Options for {@linkcode formatEvent} and {@linkcode SSEEncoderStream}. */
 export interface FormatEventOptions {
@@ -38,14 +39,8 @@ function lines(prefix: string, text: string): string {
 }
 
 function invalid(field: string, problem: string, value: unknown): TypeError {
-  let shown: string;
-  try {
-    shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  } catch {
-    shown = typeof value;
-  }
   return new TypeError(
-    `Invalid SSE event field "${field}": ${problem}, got ${shown}`,
+    `Invalid SSE event field "${field}": ${problem}, got ${describe(value)}`,
   );
 }
 
@@ -93,7 +88,7 @@ export function formatEvent(
   if (typeof event !== "object" || event === null) {
     throw new TypeError(
       `Invalid SSE event: expected a string or an object with data, event, id, retry or comment, got ${
-        event === null ? "null" : typeof event
+        describe(event)
       }`,
     );
   }
@@ -142,7 +137,7 @@ export function formatEvent(
     const serialize = options?.serialize;
     const payload: unknown = serialize ? serialize(data) : JSON.stringify(data);
     if (typeof payload !== "string") {
-      throw invalid("data", "serialize must return a string", typeof payload);
+      throw invalid("data", "serialize must return a string", payload);
     }
     // JSON.stringify escapes CR and LF, so its output is always one line.
     return text +

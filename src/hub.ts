@@ -15,6 +15,7 @@ import { formatEvent, type FormatEventOptions } from "./encode.ts";
 import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
 import type { SSEEvent } from "./types.ts";
 import { getLastEventId } from "./last_event_id.ts";
+import { describe } from "./describe.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type { FormatEventOptions, SSEEvent, SSEStreamOptions };
@@ -577,7 +578,9 @@ export interface HubSubscribeOptions {
   /**
    * Replay every event after this id first. An id no longer (or never) in
    * history gets the reset event, then the oldest event kept. Absent or
-   * `""`: live events only.
+   * `""`: live events only, from where the topic's tail is; with a remote
+   * store (Redis) whose tail this instance is only starting, that is one
+   * round trip after the call, so "after this id" is the exact guarantee.
    */
   lastEventId?: string;
   /** Ends the subscription when aborted; its queue is released at once. */
@@ -714,18 +717,6 @@ function checkTopic(topic: unknown): asserts topic is string {
   }
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      return "an object";
-    }
-  }
-  return String(value);
-}
-
 interface Topic {
   readonly name: string;
   readonly subscribers: Set<Subscription>;
@@ -837,7 +828,7 @@ class HubCore implements Hub {
     if (typeof event !== "object" || event === null) {
       throw new TypeError(
         `Invalid published event: expected a string or an object with data, event, retry or comment, got ${
-          event === null ? "null" : typeof event
+          describe(event)
         }`,
       );
     }

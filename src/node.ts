@@ -41,6 +41,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { describe } from "./describe.ts";
 
 /** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -130,12 +131,6 @@ function report(onError: (error: unknown) => void, error: unknown): void {
   } catch (thrown) {
     console.error("ssekit/node: onError threw:", thrown);
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  return value.constructor?.name ?? "an object";
 }
 
 function localAuthority(socket: Socket): string {

@@ -13,6 +13,7 @@
  */
 
 import type { SSEMessage } from "./types.ts";
+import { describe } from "./describe.ts";
 
 // Re-exported so this module's documentation stands on its own.
 export type { SSEMessage };
@@ -62,10 +63,6 @@ const COLON = 58;
 const BOM = 0xfeff;
 // Chunks shorter than this are scanned for line ends before decoding.
 const SMALL_CHUNK = 512;
-
-function describe(value: unknown): string {
-  return value === null ? "null" : typeof value;
-}
 
 function callback<T>(
   options: SSEDecoderOptions,

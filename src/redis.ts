@@ -31,6 +31,7 @@ import {
   type HubStore,
   type HubTailHandler,
 } from "./hub.ts";
+import { describe } from "./describe.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -334,7 +335,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
   if (typeof given !== "string" && (typeof given !== "object" || !given)) {
     throw new TypeError(
       `Invalid redisStore option "redis": expected a URL, ioredis options or an ioredis client, got ${
-        given === null ? "null" : typeof given
+        describe(given)
       }`,
     );
   }

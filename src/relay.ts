@@ -15,6 +15,7 @@ import {
   type SSEStreamOptions,
 } from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
+import { isThenable } from "./describe.ts";
 
 /** What `map` may turn one upstream message into. */
 export type RelayMapResult =
@@ -63,10 +64,6 @@ function passThrough(message: SSEMessage): SSEEvent {
 // One item carrying many already validated events (see FORMATTED).
 function batch(text: string): SSEEvent {
   return { [FORMATTED]: text } as FormattedEvents as SSEEvent;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function isEventList(value: unknown): value is Iterable<SSEEvent | string> {

@@ -7,6 +7,7 @@
 
 import { formatEvent, type FormatEventOptions } from "./encode.ts";
 import type { SSEEvent } from "./types.ts";
+import { describe, isThenable } from "./describe.ts";
 
 /** What a stream can be made of: events (objects or strings) from any kind of sequence. */
 export type SSESource =
@@ -122,10 +123,6 @@ interface Cursor {
   close(reason: unknown): unknown;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
-}
-
 // Runs a cleanup whose failure has nowhere useful to go, without letting it
 // become an unhandled rejection.
 function quietly(cleanup: () => unknown): void {
@@ -168,7 +165,7 @@ function openSource(source: unknown): Cursor {
   }
   throw new TypeError(
     `Invalid SSE source: expected an async iterable, an iterable, a ReadableStream or a function returning one, got ${
-      source === null ? "null" : typeof source
+      describe(source)
     }`,
   );
 }

@@ -1,0 +1,32 @@
+/**
+ * How error messages show the value they got: enough to find the mistake,
+ * never so much that a message dumps a large object.
+ *
+ * @module
+ */
+
+/** Shows `value` in an error message: strings quoted, others with their kind. */
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+    case "boolean":
+    case "bigint":
+      return `${typeof value} ${String(value)}`;
+    case "undefined":
+      return "undefined";
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+  }
+  if (value === null) return "null";
+  const name = (value as { constructor?: { name?: string } }).constructor?.name;
+  return name && name !== "Object" ? `a ${name}` : "an object";
+}
+
+/** Whether `value` can be awaited: what `await` and `for await` treat as a promise. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
