@@ -283,7 +283,11 @@ if (!url) {
           });
           return await response.text();
         };
-        const onA = new RawClient(`${a}?topic=t`);
+        // A brand-new subscriber starts wherever A's tail starts, one Redis
+        // round trip after its headers; resuming after a known id is the
+        // guarantee, so A resumes after an event published before it came.
+        const start = await publish(b, "zero");
+        const onA = new RawClient(`${a}?topic=t`, { "Last-Event-ID": start });
         clients.push(onA);
         await within(onA.response, 10_000, "headers from A");
         await onA.waitFor(":\n");
