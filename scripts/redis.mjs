@@ -6,37 +6,14 @@
 // As a command (`node scripts/redis.mjs [port]`), used by tests that must
 // stop and restart a Redis: prints the URL, then runs until stdin closes
 // or it is signalled.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ensureDebianPackage } from "./apt.mjs";
 
 const HOST = "127.0.0.1";
-
-function hasRedisServer() {
-  return spawnSync("redis-server", ["--version"]).status === 0;
-}
-
-/** Makes sure redis-server is installed; throws when it cannot be. */
-export function ensureRedisServer() {
-  if (hasRedisServer()) return;
-  console.log("redis: installing redis-server with apt-get");
-  for (const args of [["update"], ["install", "-y", "redis-server"]]) {
-    const result = spawnSync("apt-get", args, {
-      stdio: "inherit",
-      timeout: 5 * 60_000,
-    });
-    if (result.status !== 0) {
-      throw new Error(
-        `apt-get ${args.join(" ")} failed (${
-          result.error?.message ?? result.status
-        })`,
-      );
-    }
-  }
-  if (!hasRedisServer()) throw new Error("redis-server is still missing");
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -68,7 +45,7 @@ function answersPing(port) {
  * PING. `stop()` ends it and removes its directory.
  */
 export async function startRedis({ port } = {}) {
-  ensureRedisServer();
+  ensureDebianPackage("redis-server", "redis-server");
   port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), "ssekit-redis-"));
   const child = spawn("redis-server", [

@@ -99,6 +99,15 @@ const steps = [
       ...testFiles(join(root, ".build", "tests"), ".test.js"),
     ]);
   }],
+  // Runs on the output the step above compiled; the .browser.ts files drive
+  // Chromium from Node and start servers on every runtime themselves.
+  ["browser tests (Chromium)", () => {
+    const files = testFiles(join(root, ".build", "tests", "browser"), ".browser.js");
+    if (files.length === 0) throw new Error("no browser test files compiled");
+    run("node", ["--test", "--test-concurrency=1", ...files], {
+      timeout: 20 * MINUTE,
+    });
+  }],
   [
     "deno publish --dry-run",
     () => run("deno", ["publish", "--dry-run", "--allow-dirty"]),
