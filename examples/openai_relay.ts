@@ -11,8 +11,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The fake model's reply to a prompt, as the tokens it streams. */
 export function fakeReply(prompt: string): string[] {
   const text = `You said: "${prompt}". This reply is streamed token by token ` +
-    "from an embedded fake model, relayed by ssekit.";
+    "from an embedded fake model: an OpenAI-compatible upstream sends " +
+    "chat.completion.chunk events, ssekit's relaySSE keeps only the deltas, " +
+    "and connectSSE renders them as they arrive. Press Stop at any time and " +
+    "the upstream request is cancelled on the server.";
   return text.match(/\S+\s*/g) ?? [];
+}
+
+/** Options for {@linkcode fakeOpenAI}. */
+export interface FakeOpenAIOptions {
+  /** Milliseconds before each token. @default {30} */
+  delay?: number;
+  /**
+   * Called once the reply stream is over: `completed` is false when the
+   * client went away first and the generator was cancelled.
+   */
+  onEnd?: (info: { sent: number; total: number; completed: boolean }) => void;
 }
 
 /**
@@ -21,7 +35,7 @@ export function fakeReply(prompt: string): string[] {
  */
 export async function fakeOpenAI(
   request: Request,
-  { delay = 30 }: { delay?: number } = {},
+  { delay = 30, onEnd }: FakeOpenAIOptions = {},
 ): Promise<Response> {
   const { messages } = await request.json() as {
     messages: { role: string; content: string }[];
@@ -38,13 +52,22 @@ export async function fakeOpenAI(
   });
   return createSSEStream(
     async function* () {
-      yield chunk({ role: "assistant", content: "" });
-      for (const token of fakeReply(prompt)) {
-        await sleep(delay);
-        yield chunk({ content: token });
+      const tokens = fakeReply(prompt);
+      let sent = 0;
+      let completed = false;
+      try {
+        yield chunk({ role: "assistant", content: "" });
+        for (const token of tokens) {
+          await sleep(delay);
+          yield chunk({ content: token });
+          sent++;
+        }
+        yield chunk({}, "stop");
+        yield "[DONE]";
+        completed = true;
+      } finally {
+        onEnd?.({ sent, total: tokens.length, completed });
       }
-      yield chunk({}, "stop");
-      yield "[DONE]";
     }(),
     { signal: request.signal },
   );

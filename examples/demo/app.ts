@@ -1,0 +1,148 @@
+// The chat demo's server, as one fetch handler that runs unchanged on Deno,
+// Bun and Node (see main.ts for how each serves it):
+//
+//   GET  /                     the page (page.ts)
+//   GET  /ssekit.js            ssekit bundled for the browser
+//   POST /v1/chat/completions  a fake OpenAI-compatible model (no network, no key)
+//   POST /chat                 relaySSE from that upstream, over real HTTP
+//   GET  /feed                 a hub topic: server activity, for EventSource
+//   POST /feed/cut             ends every open /feed response, server-side
+//   GET  /stats                counters the page and the tests read
+import { createHub } from "../../mod.ts";
+import type { Hub } from "../../mod.ts";
+import { fakeOpenAI, relayChat } from "../openai_relay.ts";
+import { PAGE } from "./page.ts";
+
+/** Options for {@linkcode createDemoApp}. */
+export interface DemoAppOptions {
+  /** ssekit as one browser ES module, served at /ssekit.js. */
+  clientScript: string;
+  /** Milliseconds between the fake model's tokens. @default {45} */
+  tokenDelay?: number;
+  /** Milliseconds between the feed's ticks. @default {1000} */
+  tickInterval?: number;
+}
+
+/** What the demo server counts, served as JSON at /stats. */
+export interface DemoStats {
+  /** Upstream replies being generated right now. */
+  activeReplies: number;
+  /** Upstream replies that ended because the client left first. */
+  cancelledReplies: number;
+  /** Open /feed responses. */
+  feedConnections: number;
+  /** Times /feed/cut ended open responses. */
+  cuts: number;
+}
+
+/** The demo's handler, and a way to stop its ticker and hub. */
+export interface DemoApp {
+  fetch(request: Request): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const FEED = "activity";
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+    },
+  });
+
+/** Builds the demo server's handler. */
+export function createDemoApp(options: DemoAppOptions): DemoApp {
+  const { clientScript, tokenDelay = 45, tickInterval = 1000 } = options;
+  const hub: Hub = createHub();
+  const stats: DemoStats = {
+    activeReplies: 0,
+    cancelledReplies: 0,
+    feedConnections: 0,
+    cuts: 0,
+  };
+  // The feed's own sequence number lets the page check, independently of
+  // the hub's ids, that a resumed EventSource missed nothing.
+  let seq = 0;
+  const announce = (kind: string, text: string) =>
+    hub.publish(FEED, {
+      event: kind,
+      data: { seq: ++seq, text, time: Date.now() },
+    })
+      .catch(() => {}); // after close() there is nobody left to tell
+  const ticker = setInterval(() => {
+    announce(
+      "tick",
+      `${stats.activeReplies} replies streaming, ${stats.feedConnections} feed connections`,
+    );
+  }, tickInterval);
+  const cutters = new Set<AbortController>();
+  let chats = 0;
+
+  async function handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const route = `${request.method} ${url.pathname}`;
+    switch (route) {
+      case "GET /":
+        return new Response(PAGE, {
+          headers: { "Content-Type": "text/html; charset=utf-8" },
+        });
+      case "GET /ssekit.js":
+        return new Response(clientScript, {
+          headers: { "Content-Type": "text/javascript; charset=utf-8" },
+        });
+      case "POST /v1/chat/completions": {
+        const chat = ++chats;
+        stats.activeReplies++;
+        announce("chat", `chat #${chat}: upstream started`);
+        return fakeOpenAI(request, {
+          delay: tokenDelay,
+          onEnd({ sent, total, completed }) {
+            stats.activeReplies--;
+            if (!completed) stats.cancelledReplies++;
+            announce(
+              "chat",
+              completed
+                ? `chat #${chat}: upstream finished, ${total} tokens`
+                : `chat #${chat}: stopped by the client after ${sent} of ${total} tokens; upstream cancelled`,
+            );
+          },
+        });
+      }
+      case "POST /chat":
+        // Over real HTTP to ourselves, as a relay to a remote API would be.
+        return relayChat(request, new URL("/v1/chat/completions", url).href);
+      case "GET /feed": {
+        const cut = new AbortController();
+        cutters.add(cut);
+        stats.feedConnections++;
+        const signal = AbortSignal.any([request.signal, cut.signal]);
+        signal.addEventListener("abort", () => {
+          cutters.delete(cut);
+          stats.feedConnections--;
+        }, { once: true });
+        return hub.response(request, FEED, { signal, retry: 500 });
+      }
+      case "POST /feed/cut": {
+        const count = cutters.size;
+        if (count > 0) stats.cuts++;
+        for (const cut of cutters) cut.abort();
+        await announce("cut", `cut ${count} feed connection(s) server-side`);
+        return json({ cut: count });
+      }
+      case "GET /stats":
+        return json(stats);
+    }
+    return json({ error: `no route for ${route}` }, 404);
+  }
+
+  return {
+    fetch: handle,
+    async close() {
+      clearInterval(ticker);
+      for (const cut of cutters) cut.abort();
+      await hub.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// `npm run demo [-- --runtime=node|deno|bun] [--port=8000]`: installs what is
+// missing, bundles ssekit for the browser (and, for Node, which cannot run
+// TypeScript, the server too), then runs examples/demo/main.ts on the chosen
+// runtime until interrupted.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setup } from "./setup.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const RUNTIMES = ["node", "deno", "bun"];
+
+const args = process.argv.slice(2);
+const runtime = args.find((arg) => arg.startsWith("--runtime="))?.slice(10) ??
+  "node";
+if (!RUNTIMES.includes(runtime)) {
+  console.error(
+    `Unknown --runtime=${runtime}: expected one of ${RUNTIMES.join(", ")}`,
+  );
+  process.exit(2);
+}
+const serverArgs = args.filter((arg) => !arg.startsWith("--runtime="));
+
+setup();
+// Only now: on a fresh clone esbuild arrives with setup().
+const { build } = await import("esbuild");
+const out = mkdtempSync(join(tmpdir(), "ssekit-demo-"));
+const bundle = (entry, file, platform) =>
+  build({
+    entryPoints: [join(root, entry)],
+    outfile: join(out, file),
+    bundle: true,
+    format: "esm",
+    platform,
+    target: platform === "node" ? "node20" : "es2022",
+    logLevel: "warning",
+  });
+await bundle("mod.ts", "ssekit.js", "browser");
+const main = join(root, "examples", "demo", "main.ts");
+let command;
+if (runtime === "node") {
+  await bundle("examples/demo/main.ts", "main.mjs", "node");
+  command = ["node", join(out, "main.mjs")];
+} else if (runtime === "deno") command = ["deno", "run", "-A", main];
+else command = ["bun", main];
+
+const bin = join(root, "node_modules", ".bin");
+const child = spawn(command[0], [...command.slice(1), ...serverArgs], {
+  stdio: "inherit",
+  env: {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    SSEKIT_DEMO_CLIENT: join(out, "ssekit.js"),
+  },
+});
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => child.kill(signal));
+}
+child.on("exit", (code, signal) => {
+  rmSync(out, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 1 : 0));
+});

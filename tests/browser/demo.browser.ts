@@ -1,0 +1,219 @@
+// The demo as a person uses it, in Chromium, on each runtime: started by the
+// same command as the README's (`npm run demo -- --runtime=…`), a prompt
+// streamed into the page, a reply stopped (and the upstream cancelled on
+// the server), the feed cut server-side and resumed without a gap. A
+// screenshot of each run is kept in .artifacts/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { launchChromium } from "../../scripts/chromium.mjs";
+import { fakeReply } from "../../examples/openai_relay.ts";
+import type { DemoStats } from "../../examples/demo/app.ts";
+import { sleep, within } from "../_util.ts";
+
+// This file runs compiled, from .build*/tests/browser/, or as source.
+const root = fileURLToPath(
+  new URL(
+    import.meta.url.includes("/.build") ? "../../../" : "../../",
+    import.meta.url,
+  ),
+);
+const artifacts = join(root, ".artifacts");
+
+interface Demo {
+  url: string;
+  stats(): Promise<DemoStats>;
+  stop(): Promise<void>;
+}
+
+// Starts `npm run demo`'s script on a free port and waits for its URL.
+async function startDemo(runtime: string): Promise<Demo> {
+  const child = spawn(
+    process.execPath,
+    [join(root, "scripts", "demo.mjs"), `--runtime=${runtime}`, "--port=0"],
+    { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await within(exited, 10_000, `the ${runtime} demo exiting`).catch(() => {
+      child.kill("SIGKILL");
+    });
+  };
+  let output = "";
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      child.stdout!.setEncoding("utf8").on("data", (text: string) => {
+        output += text;
+        const match = /on (http:\/\/\S+)/.exec(output);
+        if (match) resolve(match[1]);
+      });
+      child.once(
+        "exit",
+        (code) => reject(new Error(`the demo exited (${code}): ${output}`)),
+      );
+    }),
+    60_000,
+    `the ${runtime} demo starting`,
+  ).catch(async (error) => {
+    await stop();
+    throw error;
+  });
+  return {
+    url,
+    stats: async () => (await fetch(new URL("/stats", url))).json(),
+    stop,
+  };
+}
+
+// Polls `read` until `check` holds, so a wait on server state is bounded
+// without guessing at one sleep long enough.
+async function until<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: not within ${ms} ms (${JSON.stringify(value)})`,
+      );
+    }
+    await sleep(50);
+  }
+}
+
+const feedCount = async (page: Page) =>
+  Number(await page.textContent("#feed-count"));
+// A reply bubble's text, without its status note.
+const textOf = async (reply: Locator) =>
+  await reply.locator("span").first().textContent() ?? "";
+
+let browser: BrowserContext;
+before(async () => {
+  browser = await launchChromium();
+  mkdirSync(artifacts, { recursive: true });
+});
+after(() => browser?.close());
+
+for (const runtime of ["node", "deno", "bun"]) {
+  describe(`the demo on ${runtime}`, () => {
+    let demo: Demo;
+    let page: Page;
+    const errors: string[] = [];
+    before(async () => {
+      demo = await startDemo(runtime);
+      page = await browser.newPage();
+      await page.setViewportSize({ width: 1200, height: 720 });
+      page.on("pageerror", (error) => errors.push(error.message));
+      page.on("console", (message) => {
+        if (message.type() === "error") errors.push(message.text());
+      });
+      await page.goto(demo.url);
+    });
+    after(async () => {
+      await page?.close();
+      await demo?.stop();
+    });
+
+    test("a prompt streams the fake model's reply into the page", async () => {
+      const prompt = `Hello from Chromium on ${runtime} <b>&</b> "quotes" ✓`;
+      await page.fill("#prompt", prompt);
+      await page.click("#send");
+      const reply = page.locator(".msg.assistant").last();
+      // Mid-stream: some text shown, the cursor still there.
+      await until(
+        async () => [
+          await reply.getAttribute("data-state"),
+          await textOf(reply),
+        ],
+        ([state, text]) => state === "streaming" && text !== "",
+        "the reply streaming",
+      );
+      await reply.and(page.locator('[data-state="done"]')).waitFor({
+        timeout: 30_000,
+      });
+      assert.equal(await textOf(reply), fakeReply(prompt).join(""));
+      assert.equal(
+        await page.locator(".msg.user").last().textContent(),
+        prompt,
+      );
+      await page.screenshot({ path: join(artifacts, `demo-${runtime}.png`) });
+    });
+
+    test("Stop ends the reply and the server cancels the upstream", async () => {
+      const before = await demo.stats();
+      await page.fill("#prompt", "A reply to stop halfway");
+      await page.click("#send");
+      const reply = page.locator(".msg.assistant").last();
+      await until(
+        () => textOf(reply),
+        (text) => text.split(" ").length > 5,
+        "a few words of the reply",
+      );
+      await page.click("#stop");
+      await reply.and(page.locator('[data-state="stopped"]')).waitFor({
+        timeout: 5_000,
+      });
+      const shown = await textOf(reply);
+      assert.ok(
+        shown.length < fakeReply("A reply to stop halfway").join("").length,
+      );
+      await until(
+        demo.stats,
+        (stats) =>
+          stats.activeReplies === 0 &&
+          stats.cancelledReplies === before.cancelledReplies + 1,
+        "the upstream reply cancelled",
+      );
+      // The feed reports it too, as the page shows it.
+      await page.locator("#feed-events li", {
+        hasText: "stopped by the client",
+      }).first().waitFor({ timeout: 5_000 });
+    });
+
+    test("the feed resumes without a gap after a server-side cut", async () => {
+      await page.locator('#feed-status[data-state="open"]').waitFor({
+        timeout: 10_000,
+      });
+      const before = await demo.stats();
+      await page.click("#cut");
+      await until(demo.stats, (stats) => stats.cuts === before.cuts + 1, "cut");
+      await until(
+        () => page.textContent("#feed-reconnects"),
+        (text) => Number(text) >= 1,
+        "the EventSource reconnecting",
+      );
+      // Events published while the connection was down arrive, in order:
+      // the page counts any hole in the feed's sequence numbers as a gap.
+      const count = await feedCount(page);
+      await until(() => feedCount(page), (n) => n >= count + 2, "more events");
+      assert.equal(await page.textContent("#feed-gaps"), "0");
+      assert.equal(
+        await page.getAttribute("#feed-status", "data-state"),
+        "open",
+      );
+      assert.equal((await demo.stats()).feedConnections, 1);
+    });
+
+    test("Stop feed closes the server's stream; Start resumes after its last id", async () => {
+      await page.click("#feed-toggle");
+      await until(demo.stats, (stats) => stats.feedConnections === 0, "closed");
+      const count = await feedCount(page);
+      await sleep(1_500); // at least one tick published meanwhile
+      await page.click("#feed-toggle");
+      await until(() => feedCount(page), (n) => n >= count + 2, "resumed");
+      assert.equal(await page.textContent("#feed-gaps"), "0");
+      assert.deepEqual(errors, []);
+    });
+  });
+}
