@@ -1,4 +1,4 @@
-// A ticking SSE server on Deno: `npm run demo`, then open
+// A ticking SSE server on Deno: `deno run -A examples/deno.ts`, then open
 // http://127.0.0.1:8000 in a browser (or `curl -N http://127.0.0.1:8000/events`).
 import { createSSEStream } from "../mod.ts";
 
