@@ -42,13 +42,15 @@ export const serverKinds: ServerKind[] = runtimeName === "node"
   ? ["node:http"]
   : [runtimeName, "node:http"];
 
+/** Serves on 127.0.0.1, on `port` or (0) a free port. */
 export async function serve(
   handler: Handler,
   kind: ServerKind = serverKinds[0],
+  port = 0,
 ): Promise<TestServer> {
   if (kind === "deno") {
     const server = runtime.Deno!.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      { hostname: "127.0.0.1", port, onListen() {} },
       handler,
     );
     return {
@@ -60,7 +62,7 @@ export async function serve(
   if (kind === "bun") {
     const server = runtime.Bun!.serve({
       hostname: "127.0.0.1",
-      port: 0,
+      port,
       fetch: handler,
     });
     return {
@@ -71,7 +73,7 @@ export async function serve(
   }
   const server = await serveNode(handler, {
     hostname: "127.0.0.1",
-    port: 0,
+    port,
     onListen() {},
   });
   return {

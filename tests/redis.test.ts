@@ -4,16 +4,13 @@
 // and two server processes on different runtimes sharing one Redis.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createHub, type Hub } from "../src/hub.ts";
 import { redisStore, type RedisStoreOptions } from "../src/redis.ts";
 import type { SSEEvent } from "../src/types.ts";
+import { root, spawnChild } from "./_child.ts";
 import { RawClient } from "./_client.ts";
 import { storeContract } from "./_store_contract.ts";
 import { sleep, within } from "./_util.ts";
@@ -41,54 +38,6 @@ async function take(
     data.push(value.data as string);
   }
   return data;
-}
-
-// The repository root, from tests/ or from the compiled .build/tests/.
-function root(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    if (dir === dirname(dir)) throw new Error("no deno.json above the tests");
-    dir = dirname(dir);
-  }
-  return dir;
-}
-
-interface Child {
-  /** The first line the child printed: the URL it serves. */
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Spawns a process that prints its URL, then runs until stdin closes. */
-async function spawnChild(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Child> {
-  const child: ChildProcess = spawn(command, args, {
-    cwd: root(),
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    const lines = createInterface({ input: child.stdout! });
-    const first = new Promise<string>((resolve, reject) => {
-      lines.once("line", resolve);
-      child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
-    });
-    return { url: await within(first, 30_000, `${command} ${args}`), stop };
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
-  }
 }
 
 const tailIds = async (admin: Redis) =>

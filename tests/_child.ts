@@ -1,0 +1,70 @@
+// Child processes for the tests that need a server of their own (another
+// runtime, another instance, a Redis to stop and restart).
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { within } from "./_util.ts";
+
+/** The repository root, from tests/ or from the compiled .build/tests/. */
+export function root(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "deno.json"))) {
+    if (dir === dirname(dir)) throw new Error("no deno.json above the tests");
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
+export interface Child {
+  /** The first line the child printed: the URL it serves. */
+  url: string;
+  /** Closes its stdin and waits for it to exit (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+  /** Kills it with SIGKILL, as a crash would, and waits for it to exit. */
+  kill(): Promise<void>;
+}
+
+/** Spawns a process that prints its URL, then runs until stdin closes. */
+export async function spawnChild(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Child> {
+  const child: ChildProcess = spawn(command, args, {
+    cwd: root(),
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (!running()) return;
+    child.stdin!.end();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const kill = async () => {
+    if (!running()) return;
+    child.kill("SIGKILL");
+    await exited;
+  };
+  try {
+    const lines = createInterface({ input: child.stdout! });
+    const first = new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+    });
+    return {
+      url: await within(first, 30_000, `${command} ${args}`),
+      stop,
+      kill,
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+}
