@@ -1,0 +1,362 @@
+// The core test suite (encoder, parser, client) run inside headless
+// Chromium. esbuild bundles the three test files with node:test and
+// node:assert/strict swapped for browser shims, and src/node.ts (behind
+// tests/_server.ts) swapped for a bridge whose servers this file's
+// node:http server stands for. Each browser test becomes a node:test
+// subtest here, so a failure in Chromium fails the Node run.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { existsSync } from "node:fs";
+import {
+  createServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import { SourceMap } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { build, type Plugin } from "esbuild";
+import type { Page } from "playwright-core";
+import { launchChromium } from "../../scripts/chromium.mjs";
+import type { Harness, Outcome, TreeNode } from "./_node_test_shim.ts";
+import type {
+  Bridge,
+  BridgedChunk,
+  BridgedHead,
+  BridgedRequest,
+} from "./_server_bridge.ts";
+
+const TEST_FILES = [
+  "tests/encode.test.ts",
+  "tests/parse.test.ts",
+  "tests/client.test.ts",
+];
+// Just under the 131 tests the three files hold today, so an empty run, a
+// file that failed to register or a lost server kind cannot pass.
+const MIN_TESTS = 120;
+// As `bun test --timeout 60000` gives each test.
+const TEST_TIMEOUT = 60_000;
+const PAGE = "/__ssekit/";
+const BUNDLE = "/__ssekit/bundle.js";
+
+/** The checkout: this file runs from tests/browser/ or a compiled copy. */
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, TEST_FILES[0]))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("cannot find the ssekit checkout");
+    dir = parent;
+  }
+  return dir;
+}
+
+async function bundle(root: string): Promise<{ js: string; map: SourceMap }> {
+  const shims = join(root, "tests", "browser");
+  const swap: Plugin = {
+    name: "browser-stand-ins",
+    setup(b) {
+      b.onResolve({ filter: /^node:test$/ }, () => ({
+        path: join(shims, "_node_test_shim.ts"),
+      }));
+      b.onResolve({ filter: /^node:assert\/strict$/ }, () => ({
+        path: join(shims, "_assert_shim.ts"),
+      }));
+      b.onResolve(
+        { filter: /\/src\/node\.ts$/ },
+        ({ importer }) =>
+          importer === join(root, "tests", "_server.ts")
+            ? { path: join(shims, "_server_bridge.ts") }
+            : undefined,
+      );
+    },
+  };
+  const result = await build({
+    stdin: {
+      contents: TEST_FILES.map((file) => `import "./${file}";`).join("\n"),
+      resolveDir: root,
+      sourcefile: "core-browser-entry.ts",
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    // Not written: only names the output, so the map's paths are root-relative.
+    outfile: join(root, "core-browser.js"),
+    write: false,
+    sourcemap: "external",
+    sourcesContent: false,
+    logLevel: "silent",
+    plugins: [swap],
+  });
+  const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
+  const map = result.outputFiles.find((f) => f.path.endsWith(".js.map"))!.text;
+  return { js, map: new SourceMap(JSON.parse(map)) };
+}
+
+/** Points a Chromium stack's bundle positions back at the TypeScript. */
+function mapStack(stack: string, map: SourceMap, root: string): string {
+  return stack.replace(
+    /https?:\/\/[^\s)]+\/__ssekit\/bundle\.js:(\d+):(\d+)/g,
+    (frame, line: string, column: string) => {
+      const entry = map.findEntry(Number(line) - 1, Number(column) - 1);
+      if (!("originalSource" in entry)) return frame;
+      return `${resolve(root, entry.originalSource)}:${
+        entry.originalLine + 1
+      }:${entry.originalColumn + 1}`;
+    },
+  );
+}
+
+/**
+ * The node:http server the page is loaded from. Every other path goes
+ * through the bridge to the test servers in the page: same origin, so the
+ * tests' fetches need no CORS.
+ */
+async function startHost(js: string) {
+  let page: Page | undefined;
+  let lastId = 0;
+  const html =
+    `<!doctype html><meta charset="utf-8"><title>ssekit core tests</title>
+<link rel="icon" href="data:,"><script type="module" src="${BUNDLE}"></script>`;
+
+  async function forward(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const id = ++lastId;
+    res.on("close", () => {
+      if (res.writableFinished) return;
+      page?.evaluate(
+        (id) =>
+          (globalThis as unknown as { __ssekitBridge: Bridge })
+            .__ssekitBridge.abort(id),
+        id,
+      ).catch(() => {});
+    });
+    const headers: [string, string][] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+    }
+    const request: BridgedRequest = {
+      id,
+      method: req.method!,
+      url: new URL(req.url!, `http://${req.headers.host}`).href,
+      headers,
+      body: Buffer.concat(chunks).toString("base64"),
+    };
+    const head = await page?.evaluate(
+      (r) =>
+        (globalThis as unknown as { __ssekitBridge: Bridge })
+          .__ssekitBridge.handle(r),
+      request,
+    ).catch(() => null);
+    // No server open in the page: as a closed port, the connection fails.
+    if (!head) return void req.socket.destroy();
+    if (res.destroyed) return;
+    await respond(id, head, res);
+  }
+
+  async function respond(id: number, head: BridgedHead, res: ServerResponse) {
+    const fields: Record<string, string | string[]> = {};
+    for (const [name, value] of head.headers) {
+      const seen = fields[name];
+      fields[name] = seen === undefined
+        ? value
+        : [...(Array.isArray(seen) ? seen : [seen]), value];
+    }
+    res.socket?.setNoDelay(true);
+    if (head.statusText) res.statusMessage = head.statusText;
+    res.writeHead(head.status, fields);
+    if (!head.body) return void res.end();
+    res.flushHeaders();
+    for (;;) {
+      const chunk: BridgedChunk = await page!.evaluate(
+        (id) =>
+          (globalThis as unknown as { __ssekitBridge: Bridge })
+            .__ssekitBridge.next(id),
+        id,
+      ).catch(() => ({ done: true, reset: true }));
+      if (res.destroyed) return;
+      if (chunk.reset) return void res.destroy();
+      if (chunk.done) return void res.end();
+      // The next pull waits for the socket, as ssekit/node's backpressure does.
+      if (!res.write(Buffer.from(chunk.data!, "base64"))) {
+        await new Promise((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+      }
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = req.url?.split("?")[0];
+    if (path === PAGE || path === BUNDLE) {
+      const [type, body] = path === PAGE
+        ? ["text/html", html]
+        : ["text/javascript", js];
+      res.writeHead(200, {
+        "Content-Type": `${type}; charset=utf-8`,
+        "Cache-Control": "no-store",
+      });
+      return void res.end(body);
+    }
+    forward(req, res).catch((error) => {
+      console.error("server bridge (Node side):", error);
+      res.destroy();
+    });
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve())
+  );
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    attach(p: Page) {
+      page = p;
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Tally {
+  /** Tests run to a pass or a failure. */
+  ran: number;
+  passed: number;
+  skipped: string[];
+}
+
+/** Mirrors the page's suites and tests as node:test subtests, in order. */
+async function runChildren(
+  t: TestContext,
+  suite: TreeNode,
+  page: Page,
+  fail: (error: NonNullable<Outcome["error"]>) => Error,
+  tally: Tally,
+): Promise<void> {
+  for (const node of suite.children ?? []) {
+    const options = { skip: node.skip, todo: node.todo };
+    if (node.skip) tally.skipped.push(node.name);
+    if (node.kind === "suite") {
+      await t.test(node.name, options, async (st) => {
+        await hooks(page, node.id, "enter", fail);
+        try {
+          await runChildren(st, node, page, fail, tally);
+        } finally {
+          await hooks(page, node.id, "leave", fail);
+        }
+      });
+      continue;
+    }
+    await t.test(
+      node.name,
+      { ...options, timeout: TEST_TIMEOUT + 5_000 },
+      async (st) => {
+        const outcome = await page.evaluate(
+          ([id, timeout]) =>
+            (globalThis as unknown as { __ssekitTests: Harness })
+              .__ssekitTests.run(id, timeout),
+          [node.id, TEST_TIMEOUT] as const,
+        );
+        if (outcome.status === "skip") {
+          tally.skipped.push(node.name);
+          return st.skip(outcome.reason);
+        }
+        tally.ran++;
+        if (outcome.status === "fail") throw fail(outcome.error!);
+        tally.passed++;
+        if (outcome.status === "todo") st.todo(outcome.reason);
+      },
+    );
+  }
+}
+
+async function hooks(
+  page: Page,
+  id: number,
+  which: "enter" | "leave",
+  fail: (error: NonNullable<Outcome["error"]>) => Error,
+): Promise<void> {
+  const outcome = await page.evaluate(
+    ([id, which]) =>
+      (globalThis as unknown as { __ssekitTests: Harness })
+        .__ssekitTests[which](id),
+    [id, which] as const,
+  );
+  if (outcome.status === "fail") throw fail(outcome.error!);
+}
+
+test("the core test suite passes in Chromium", {
+  timeout: 10 * 60_000,
+}, async (t) => {
+  const root = findRoot();
+  const { js, map } = await bundle(root);
+  const fail = (error: NonNullable<Outcome["error"]>) => {
+    const thrown = new Error(error.message);
+    thrown.name = error.name;
+    thrown.stack = mapStack(error.stack, map, root);
+    return thrown;
+  };
+  const host = await startHost(js);
+  const context = await launchChromium();
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    host.attach(page);
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => {
+      pageErrors.push(mapStack(error.stack ?? String(error), map, root));
+    });
+    page.on("console", (message) => {
+      // Chromium logs every non-2xx fetch; the client tests make many.
+      if (message.text().startsWith("Failed to load resource:")) return;
+      if (message.type() === "error" || message.type() === "warning") {
+        process.stderr.write(
+          `[chromium ${message.type()}] ${message.text()}\n`,
+        );
+      }
+    });
+    await page.goto(host.origin + PAGE);
+    assert.deepEqual(pageErrors, [], "the bundle loads without errors");
+
+    const browser = await page.evaluate(() => ({
+      userAgent: navigator.userAgent,
+      brands: (navigator as { userAgentData?: { brands: { brand: string }[] } })
+        .userAgentData?.brands.map((b) => b.brand) ?? [],
+    }));
+    assert.match(browser.userAgent, /\b(Headless)?Chrome\/\d+/);
+    assert.ok(browser.brands.includes("Chromium"), String(browser.brands));
+    t.diagnostic(browser.userAgent);
+
+    const tree = await page.evaluate(() =>
+      (globalThis as unknown as { __ssekitTests: Harness }).__ssekitTests
+        .tree()
+    );
+    const tally: Tally = { ran: 0, passed: 0, skipped: [] };
+    await hooks(page, tree.id, "enter", fail);
+    try {
+      await runChildren(t, tree, page, fail, tally);
+    } finally {
+      await hooks(page, tree.id, "leave", fail);
+    }
+    const stray = await page.evaluate(() =>
+      (globalThis as unknown as { __ssekitTests: Harness }).__ssekitTests
+        .stray()
+    );
+    assert.deepEqual(stray, [], "errors thrown outside any test");
+    t.diagnostic(
+      `Chromium ran ${tally.ran} tests: ${tally.passed} passed, ${tally.skipped.length} skipped`,
+    );
+    assert.ok(
+      tally.ran >= MIN_TESTS,
+      `only ${tally.ran} tests ran in Chromium`,
+    );
+  } finally {
+    await context.close();
+    await host.close();
+  }
+});
