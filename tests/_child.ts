@@ -18,8 +18,19 @@ export function root(): string {
   return dir;
 }
 
+export interface SpawnOptions {
+  /** Added to this process's environment. */
+  env?: Record<string, string>;
+  /**
+   * How `stop()` asks it to end: by closing its stdin (test servers), or
+   * with SIGTERM (the demo, which a person runs from a terminal).
+   * @default {"stdin"}
+   */
+  stopWith?: "stdin" | "SIGTERM";
+}
+
 export interface Child {
-  /** The first line the child printed: the URL it serves. */
+  /** The first URL the child printed: the one it serves. */
   url: string;
   /** Closes its stdin and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
@@ -27,11 +38,11 @@ export interface Child {
   kill(): Promise<void>;
 }
 
-/** Spawns a process that prints its URL, then runs until stdin closes. */
+/** Spawns a process that prints its URL, then runs until told to stop. */
 export async function spawnChild(
   command: string,
   args: string[],
-  env: Record<string, string> = {},
+  { env = {}, stopWith = "stdin" }: SpawnOptions = {},
 ): Promise<Child> {
   const child: ChildProcess = spawn(command, args, {
     cwd: root(),
@@ -42,7 +53,8 @@ export async function spawnChild(
   const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (!running()) return;
-    child.stdin!.end();
+    if (stopWith === "stdin") child.stdin!.end();
+    else child.kill(stopWith);
     const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
     await exited;
     clearTimeout(timer);
@@ -55,7 +67,11 @@ export async function spawnChild(
   try {
     const lines = createInterface({ input: child.stdout! });
     const first = new Promise<string>((resolve, reject) => {
-      lines.once("line", resolve);
+      // Lines before it (an install step's, say) are passed over.
+      lines.on("line", (line) => {
+        const url = /\bhttps?:\/\/\S+/.exec(line);
+        if (url) resolve(url[0]);
+      });
       child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
     });
     return {

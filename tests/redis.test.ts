@@ -219,8 +219,8 @@ if (!url) {
       };
       const server = join("tests", "_hub_server.ts");
       const instances = await Promise.all([
-        spawnChild("deno", ["run", "-A", server], env),
-        spawnChild("bun", [server], env),
+        spawnChild("deno", ["run", "-A", server], { env }),
+        spawnChild("bun", [server], { env }),
       ]);
       const clients: RawClient[] = [];
       try {

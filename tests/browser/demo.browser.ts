@@ -5,24 +5,17 @@
 // screenshot of each run is kept in .artifacts/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import process from "node:process";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { launchChromium } from "../../scripts/chromium.mjs";
 import { fakeReply } from "../../examples/openai_relay.ts";
 import type { DemoStats } from "../../examples/demo/app.ts";
-import { sleep, within } from "../_util.ts";
+import { root, spawnChild } from "../_child.ts";
+import { sleep } from "../_util.ts";
 
-// This file runs compiled, from .build*/tests/browser/, or as source.
-const root = fileURLToPath(
-  new URL(
-    import.meta.url.includes("/.build") ? "../../../" : "../../",
-    import.meta.url,
-  ),
-);
-const artifacts = join(root, ".artifacts");
+const artifacts = join(root(), ".artifacts");
 
 interface Demo {
   url: string;
@@ -30,44 +23,17 @@ interface Demo {
   stop(): Promise<void>;
 }
 
-// Starts `npm run demo`'s script on a free port and waits for its URL.
+// Starts `npm run demo`'s script on a free port.
 async function startDemo(runtime: string): Promise<Demo> {
-  const child = spawn(
+  const child = await spawnChild(
     process.execPath,
-    [join(root, "scripts", "demo.mjs"), `--runtime=${runtime}`, "--port=0"],
-    { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
+    [join(root(), "scripts", "demo.mjs"), `--runtime=${runtime}`, "--port=0"],
+    { stopWith: "SIGTERM" },
   );
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    await within(exited, 10_000, `the ${runtime} demo exiting`).catch(() => {
-      child.kill("SIGKILL");
-    });
-  };
-  let output = "";
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      child.stdout!.setEncoding("utf8").on("data", (text: string) => {
-        output += text;
-        const match = /on (http:\/\/\S+)/.exec(output);
-        if (match) resolve(match[1]);
-      });
-      child.once(
-        "exit",
-        (code) => reject(new Error(`the demo exited (${code}): ${output}`)),
-      );
-    }),
-    60_000,
-    `the ${runtime} demo starting`,
-  ).catch(async (error) => {
-    await stop();
-    throw error;
-  });
   return {
-    url,
-    stats: async () => (await fetch(new URL("/stats", url))).json(),
-    stop,
+    url: child.url,
+    stats: async () => (await fetch(new URL("/stats", child.url))).json(),
+    stop: child.stop,
   };
 }
 
