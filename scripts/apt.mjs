@@ -16,7 +16,14 @@ export function ensureDebianPackage(pkg, command, args = ["--version"]) {
   if (runs(command, args)) return;
   console.log(`${pkg}: installing with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const step of [["update"], ["install", "-y", "--no-install-recommends", pkg]]) {
+  for (
+    const step of [["update"], [
+      "install",
+      "-y",
+      "--no-install-recommends",
+      pkg,
+    ]]
+  ) {
     const result = spawnSync("apt-get", step, {
       stdio: "inherit",
       env,

@@ -102,7 +102,10 @@ const steps = [
   // Runs on the output the step above compiled; the .browser.ts files drive
   // Chromium from Node and start servers on every runtime themselves.
   ["browser tests (Chromium)", () => {
-    const files = testFiles(join(root, ".build", "tests", "browser"), ".browser.js");
+    const files = testFiles(
+      join(root, ".build", "tests", "browser"),
+      ".browser.js",
+    );
     if (files.length === 0) throw new Error("no browser test files compiled");
     run("node", ["--test", "--test-concurrency=1", ...files], {
       timeout: 20 * MINUTE,
