@@ -30,7 +30,7 @@ export interface SpawnOptions {
 }
 
 export interface Child {
-  /** The first URL the child printed: the one it serves. */
+  /** The first URL the child printed: the one it serves (http://, redis://). */
   url: string;
   /** Closes its stdin and waits for it to exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
@@ -69,7 +69,7 @@ export async function spawnChild(
     const first = new Promise<string>((resolve, reject) => {
       // Lines before it (an install step's, say) are passed over.
       lines.on("line", (line) => {
-        const url = /\bhttps?:\/\/\S+/.exec(line);
+        const url = /\b[a-z][a-z\d+.-]*:\/\/\S+/i.exec(line);
         if (url) resolve(url[0]);
       });
       child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
