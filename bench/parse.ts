@@ -5,7 +5,10 @@
  * `EventSourceParserStream`) and raw baselines that do no spec work, in
  * the same run; ssekit's `parseSSE` and its synchronous
  * `EventStreamInterpreter` (against `createParser` fed by hand) show each
- * layer's cost. Every parser's events are checked against the corpus.
+ * layer's cost. Two floors show what any stream of messages pays before
+ * parsing: reading as many pre-made messages from a `ReadableStream`, one
+ * per read, and piping the bytes through an identity `TransformStream`.
+ * Every parser's events are checked against the corpus.
  *
  * Run it with `deno run -A bench/parse.ts`, `bun bench/parse.ts`, or for
  * all three runtimes and `bench/results.md`, `npm run bench`. `--json`
@@ -251,8 +254,11 @@ function decoded(chunks: readonly Bytes[]): ReadableStream<string> {
 
 interface Impl {
   name: string;
-  /** What its output is checked for: events, `\n\n` blocks, or bytes. */
-  kind: "events" | "blocks" | "bytes";
+  /**
+   * What its output is checked for: events, `\n\n` blocks, bytes, or (for
+   * the floor that reads pre-made messages) only the count of events.
+   */
+  kind: "events" | "blocks" | "bytes" | "reads";
   run(chunks: readonly Bytes[], sink: Sink): Promise<number | void>;
 }
 
@@ -262,6 +268,25 @@ const PARSER_STREAM =
   "eventsource-parser `TextDecoderStream` → `EventSourceParserStream`";
 const RAW_SPLIT = "raw: `TextDecoderStream` + split on `\\n\\n`";
 const RAW_DRAIN = "raw: drain the bytes";
+const RAW_PIPE = "raw: pipe the bytes through an identity `TransformStream`";
+const FLOOR_READS =
+  "floor: the events' count of pre-made messages read from a `ReadableStream`";
+
+// How many events each chunk completes, for the floor that reads pre-made
+// messages: counted once per case, outside the timed rounds.
+const eventsPerChunk = new WeakMap<readonly Bytes[], number[]>();
+
+function countEventsPerChunk(chunks: readonly Bytes[]): number[] {
+  const counts: number[] = [];
+  let count = 0;
+  const interpreter = new EventStreamInterpreter(undefined, () => count++);
+  for (const chunk of chunks) {
+    interpreter.push(chunk);
+    counts.push(count);
+    count = 0;
+  }
+  return counts;
+}
 
 async function readAll<T>(
   stream: ReadableStream<T>,
@@ -369,6 +394,43 @@ const impls: Impl[] = [
     run: async (chunks) =>
       (await drain(source(chunks), performance.now(), RUN_TIMEOUT_MS)).bytes,
   },
+  {
+    // The per-chunk cost of any transform stream, before it does anything.
+    name: RAW_PIPE,
+    kind: "bytes",
+    run: async (chunks) =>
+      (await drain(
+        source(chunks).pipeThrough(new TransformStream<Bytes, Bytes>()),
+        performance.now(),
+        RUN_TIMEOUT_MS,
+      )).bytes,
+  },
+  {
+    // The per-message cost of any stream of messages, one per read, before
+    // any parsing: each pull enqueues as many messages as that chunk of the
+    // corpus completes (the same object, so none is built or kept), and the
+    // consumer reads them one by one, as it reads the parsers' events.
+    name: FLOOR_READS,
+    kind: "reads",
+    run(chunks, sink) {
+      const counts = eventsPerChunk.get(chunks)!;
+      const message: SSEMessage = {
+        type: "message",
+        data: "",
+        lastEventId: "",
+      };
+      let next = 0;
+      const messages = new ReadableStream<SSEMessage>({
+        pull(controller) {
+          // A pull that enqueues nothing is not called again.
+          while (next < counts.length && counts[next] === 0) next++;
+          if (next === counts.length) return controller.close();
+          for (let n = counts[next++]; n > 0; n--) controller.enqueue(message);
+        },
+      }, { highWaterMark: 0 });
+      return readAll(messages, (m) => sink.add(m.type, m.id, m.data));
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------
@@ -407,7 +469,7 @@ function verify(
       ? undefined
       : `${bytes} bytes, want ${corpus.bytes.length}`;
   }
-  const want = impl.kind === "events" ? corpus.events : corpus.blocks;
+  const want = impl.kind === "blocks" ? corpus.blocks : corpus.events;
   if (sink.events !== want) return `${sink.events} ${impl.kind}, want ${want}`;
   if (impl.kind === "events") {
     if (sink.chars !== corpus.chars) {
@@ -426,6 +488,7 @@ async function measure(
   testCase: Case,
 ): Promise<CaseResult[]> {
   const chunks = split(testCase.corpus.bytes, testCase.chunkSize);
+  eventsPerChunk.set(chunks, countEventsPerChunk(chunks));
   const results = testCase.impls.map((impl): CaseResult => ({
     impl: impl.name,
     kind: impl.kind,
@@ -629,9 +692,8 @@ async function main(): Promise<void> {
   // Not the split baseline: its `rest + value` rescans the whole line on
   // every chunk, quadratic in a line this long.
   const lineImpls = impls.filter((impl) =>
-    [SSEKIT_STREAM, CREATE_PARSER, PARSER_STREAM, RAW_DRAIN].includes(
-      impl.name,
-    )
+    [SSEKIT_STREAM, CREATE_PARSER, PARSER_STREAM, RAW_DRAIN, RAW_PIPE]
+      .includes(impl.name)
   );
   const cases: Case[] = [
     {
