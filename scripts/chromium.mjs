@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { ensureDebianPackage } from "./apt.mjs";
+import { ensureDebianPackage } from "./services.mjs";
 
 export const CHROMIUM = "/usr/bin/chromium";
 

@@ -15,12 +15,12 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { ensureDebianPackage } from "./apt.mjs";
+import { ensureDebianPackage, freePort } from "./services.mjs";
 
 export const NGINX = "/usr/sbin/nginx";
 const HOST = "127.0.0.1";
@@ -103,17 +103,6 @@ ${server}
 `;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 // A connection alone proves little: the kernel accepts it on the master's
 // socket before any worker runs. A response proves a worker is serving.
 function answers(port) {
@@ -150,7 +139,7 @@ export function ensureNginx() {
 export async function startNginx({ upstream, config } = {}) {
   if (!upstream) throw new TypeError("startNginx: upstream is required");
   ensureNginx();
-  const port = await freePort();
+  const port = await freePort(HOST);
   const dir = mkdtempSync(join(tmpdir(), "ssekit-nginx-"));
   const file = join(dir, "nginx.conf");
   try {

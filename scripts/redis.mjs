@@ -8,23 +8,12 @@
 // or it is signalled.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureDebianPackage } from "./apt.mjs";
+import { ensureDebianPackage, freePort } from "./services.mjs";
 
 const HOST = "127.0.0.1";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function answersPing(port) {
   return new Promise((resolve) => {
@@ -46,7 +35,7 @@ function answersPing(port) {
  */
 export async function startRedis({ port } = {}) {
   ensureDebianPackage("redis-server", "redis-server");
-  port ??= await freePort();
+  port ??= await freePort(HOST);
   const dir = mkdtempSync(join(tmpdir(), "ssekit-redis-"));
   const child = spawn("redis-server", [
     "--bind",

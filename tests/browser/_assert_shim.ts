@@ -126,23 +126,21 @@ const enumerableKeys = (value: object): PropertyKey[] =>
     Object.prototype.propertyIsEnumerable.call(value, key)
   );
 
+// The bytes of a buffer, or the bytes a view looks at.
+function bytesOf(value: ArrayBufferView | ArrayBuffer): Uint8Array {
+  return value instanceof ArrayBuffer ||
+      tagOf(value) === "[object SharedArrayBuffer]"
+    ? new Uint8Array(value as ArrayBuffer)
+    : new Uint8Array(
+      (value as ArrayBufferView).buffer,
+      (value as ArrayBufferView).byteOffset,
+      (value as ArrayBufferView).byteLength,
+    );
+}
+
 function sameBytes(a: ArrayBufferView | ArrayBuffer, b: typeof a): boolean {
-  const x =
-    a instanceof ArrayBuffer || tagOf(a) === "[object SharedArrayBuffer]"
-      ? new Uint8Array(a as ArrayBuffer)
-      : new Uint8Array(
-        (a as ArrayBufferView).buffer,
-        (a as ArrayBufferView).byteOffset,
-        (a as ArrayBufferView).byteLength,
-      );
-  const y =
-    b instanceof ArrayBuffer || tagOf(b) === "[object SharedArrayBuffer]"
-      ? new Uint8Array(b as ArrayBuffer)
-      : new Uint8Array(
-        (b as ArrayBufferView).buffer,
-        (b as ArrayBufferView).byteOffset,
-        (b as ArrayBufferView).byteLength,
-      );
+  const x = bytesOf(a);
+  const y = bytesOf(b);
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
@@ -525,6 +523,24 @@ function describeMissing(expected: ErrorMatcher | undefined, message: Message) {
   return `${name}${typeof message === "string" ? `: ${message}` : "."}`;
 }
 
+// What throws and rejects share once they know what was thrown, if anything.
+function expectCaught(
+  caught: unknown,
+  expected: ErrorMatcher | undefined,
+  msg: Message,
+  operator: "throws" | "rejects",
+): void {
+  if (caught === NO_ERROR) {
+    const what = operator === "throws" ? "exception" : "rejection";
+    fail(
+      msg instanceof Error ? msg : undefined,
+      `Missing expected ${what}${describeMissing(expected, msg)}`,
+      { actual: undefined, expected, operator },
+    );
+  }
+  checkError(caught, expected, msg, operator);
+}
+
 function throws(
   fn: () => unknown,
   expectedOrMessage?: ErrorMatcher | string,
@@ -540,14 +556,7 @@ function throws(
   } catch (error) {
     caught = error;
   }
-  if (caught === NO_ERROR) {
-    fail(
-      msg instanceof Error ? msg : undefined,
-      `Missing expected exception${describeMissing(expected, msg)}`,
-      { actual: undefined, expected, operator: "throws" },
-    );
-  }
-  checkError(caught, expected, msg, "throws");
+  expectCaught(caught, expected, msg, "throws");
 }
 
 function doesNotThrow(fn: () => unknown, message?: string): void {
@@ -604,14 +613,7 @@ async function rejects(
 ): Promise<void> {
   const [expected, msg] = splitArgs(expectedOrMessage, message);
   const caught = await settle(promiseOrFn);
-  if (caught === NO_ERROR) {
-    fail(
-      msg instanceof Error ? msg : undefined,
-      `Missing expected rejection${describeMissing(expected, msg)}`,
-      { actual: undefined, expected, operator: "rejects" },
-    );
-  }
-  checkError(caught, expected, msg, "rejects");
+  expectCaught(caught, expected, msg, "rejects");
 }
 
 async function doesNotReject(

@@ -1,7 +1,9 @@
-// System services the tests need (redis-server, nginx, chromium) come from
-// Debian packages; a fresh machine may lack them, so the scripts install them
-// on first use rather than asking for a manual step.
+// What the scripts that run the tests' system services (redis-server, nginx,
+// chromium) share. They come from Debian packages; a fresh machine may lack
+// them, so the scripts install them on first use rather than asking for a
+// manual step.
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 
 function runs(command, args) {
   return spawnSync(command, args, { stdio: "ignore" }).status === 0;
@@ -40,4 +42,16 @@ export function ensureDebianPackage(pkg, command, args = ["--version"]) {
   if (!runs(command, args)) {
     throw new Error(`${command} is still missing after installing ${pkg}`);
   }
+}
+
+/** Resolves to a port on `host` that was free a moment ago. */
+export function freePort(host) {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
