@@ -62,6 +62,13 @@ const GENERIC_ERROR: SSEEvent = {
 // Events ready within this many microtask turns of each other share a chunk.
 // An async generator that does not await between yields needs about two.
 const IDLE_TURNS = 8;
+// Counting turns costs a promise job per turn, more than formatting a short
+// event. Once this many turns of one burst have brought events, the watcher
+// stops counting and waits for the next task instead: tasks run only when
+// the microtask queue is empty, so the producer has stopped producing
+// synchronously by then, and a long burst pays one task instead of two jobs
+// per event.
+const BURST_TURNS = 16;
 // A coalesced chunk is flushed once it holds this many characters; 16 KiB is
 // also the largest TLS record, so bigger chunks would be split anyway.
 const CHUNK_CHARS = 16_384;
@@ -69,6 +76,26 @@ const MAX_TIMEOUT = 2_147_483_647;
 // Scheduling a turn on a settled promise is cheaper than queueMicrotask,
 // which Node wraps for async hooks; the watcher schedules one per turn.
 const RESOLVED = Promise.resolve();
+// The next task: setImmediate where the runtime has it (Deno, Bun, Node),
+// since setTimeout(0) waits a millisecond or more; setTimeout elsewhere.
+const { setImmediate: setImmediateFn, clearImmediate: clearImmediateFn } =
+  globalThis as {
+    setImmediate?: (callback: () => void) => unknown;
+    clearImmediate?: (handle: unknown) => void;
+  };
+const [setTask, clearTask]: [
+  (callback: () => void) => unknown,
+  (handle: unknown) => void,
+] = typeof setImmediateFn === "function" &&
+    typeof clearImmediateFn === "function"
+  ? [
+    (callback) => setImmediateFn(callback),
+    (handle) => clearImmediateFn(handle),
+  ]
+  : [
+    (callback) => setTimeout(callback, 0),
+    (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  ];
 const HOP_BY_HOP = [
   "connection",
   "keep-alive",
@@ -270,6 +297,8 @@ export function createSSEStream(
   let pendingShared: Encoded | undefined;
   let appended = 0;
   let watching = false;
+  // The task that ends a long burst, while the watcher waits for it.
+  let burstTask: unknown;
 
   // One timer per stream that checks how long the stream has been idle:
   // re-arming a timer on every write costs more than the write on some
@@ -304,17 +333,20 @@ export function createSSEStream(
     write(bytes);
   };
   // Flushes the pending events once IDLE_TURNS microtask turns pass without
-  // another event, so a burst shares a chunk but nothing waits on the future.
+  // another event, so a burst shares a chunk but nothing waits on the future;
+  // a long burst is flushed by the next task instead (see BURST_TURNS).
   const watch = () => {
     let seen = appended;
     let idle = 0;
+    let busy = 0;
     const turn = () => {
       if (finished || pending === "") {
         watching = false;
       } else if (appended !== seen) {
         seen = appended;
         idle = 0;
-        RESOLVED.then(turn);
+        if (++busy < BURST_TURNS) RESOLVED.then(turn);
+        else burstTask = setTask(endBurst);
       } else if (++idle < IDLE_TURNS) {
         RESOLVED.then(turn);
       } else {
@@ -325,9 +357,15 @@ export function createSSEStream(
     watching = true;
     RESOLVED.then(turn);
   };
+  const endBurst = () => {
+    burstTask = undefined;
+    watching = false;
+    if (!finished) flush();
+  };
   const finish = () => {
     finished = true;
     clearTimeout(timer);
+    if (burstTask !== undefined) clearTask(burstTask);
     signal?.removeEventListener("abort", onAbort);
   };
   // Ends the stream early: the client left, the signal aborted, or the

@@ -222,6 +222,27 @@ describe("createSSEStream: flow", () => {
     assert.equal(await readChunk(reader), undefined);
   });
 
+  test("the end of a long burst is not held back either", async () => {
+    // A burst long enough that the watcher stops counting turns, then a wait
+    // for the consumer to see its last event.
+    const consumed = deferred();
+    const response = createSSEStream(async function* () {
+      for (let i = 0; i < 200; i++) yield `e${i}`;
+      await consumed.promise;
+      yield "after";
+    }());
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!text.includes("data: e199\n\n")) text += await readChunk(reader);
+    assert.equal(
+      text,
+      ":\n" + Array.from({ length: 200 }, (_, i) => `data: e${i}\n\n`).join(""),
+    );
+    consumed.resolve();
+    assert.equal(await readChunk(reader), "data: after\n\n");
+    assert.equal(await readChunk(reader), undefined);
+  });
+
   test("backpressure: a reader that stops reading stops an endless source", async () => {
     for (const kind of ["sync", "async"] as const) {
       let pulls = 0;
