@@ -2,7 +2,12 @@
  * The Node adapter benchmark: `createSSEStream` served through
  * `ssekit/node` next to a plain `node:http` server that calls `res.write`
  * once per event, over loopback in the same run: events per second, time
- * to first event, and memory per idle SSE connection.
+ * to first event, and memory per idle SSE connection. The memory
+ * measurement adds a third server, the fetch floor: the least any
+ * fetch-handler adapter on `node:http` holds per idle SSE connection (a
+ * `Request`, a `Response` whose stream waits on the broadcast, and a pending
+ * read), so ssekit's cost above plain `res.write` splits into what the Web
+ * APIs cost and what ssekit adds.
  *
  * The servers run in a child process of the same runtime, so the client's
  * work and memory stay out of their numbers; every memory round gets a
@@ -17,7 +22,11 @@
 
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { connect, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -65,6 +74,10 @@ const SSE_HEADERS = {
 };
 const IMPLS = ["ssekit", "plain"] as const;
 type ImplName = (typeof IMPLS)[number];
+// The fetch floor is measured for memory only: it is a lower bound for
+// ssekit's idle cost, not an SSE server to race.
+const MEMORY_IMPLS = [...IMPLS, "floor"] as const;
+type MemoryImplName = (typeof MEMORY_IMPLS)[number];
 
 function log(message: string): void {
   console.error(`[${runtimeVersion()} node:http] ${message}`);
@@ -114,6 +127,14 @@ function ssekitHandler(request: Request): Response {
   return createSSEStream(source, { signal: request.signal });
 }
 
+// Resolves when `res` can take more, or will take nothing more.
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    res.once("drain", resolve);
+    res.once("close", resolve);
+  });
+}
+
 // What a hand-written SSE endpoint on node:http does: the head and a first
 // comment at once, then one res.write per event, pausing when it reports a
 // full buffer, and a keep-alive comment on a timer.
@@ -136,14 +157,108 @@ async function plainListener(
   const source = path === "/stream" ? tokens(EVENTS) : firstThenHold();
   for await (const token of source) {
     if (res.destroyed) return;
-    if (!res.write(`data: ${token}\n\n`)) {
-      await new Promise<void>((resolve) => {
-        res.once("drain", resolve);
-        res.once("close", resolve);
-      });
-    }
+    if (!res.write(`data: ${token}\n\n`)) await writable(res);
   }
   res.end();
+}
+
+const encoder = new TextEncoder();
+const COMMENT = encoder.encode(":\n");
+
+// The least a fetch handler can answer an idle SSE request with: a stream
+// that sends the first comment, one enqueue per broadcast and the plain
+// server's keep-alive timer, and unsubscribes when cancelled.
+function floorHandler(_request: Request): Response {
+  let subscriber: (text: string) => void;
+  let keepAlive: ReturnType<typeof setInterval>;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(COMMENT);
+      subscriber = (text) =>
+        controller.enqueue(encoder.encode(`data: ${text}\n\n`));
+      subscribers.add(subscriber);
+      keepAlive = setInterval(() => controller.enqueue(COMMENT), KEEP_ALIVE_MS);
+    },
+    cancel() {
+      clearInterval(keepAlive);
+      subscribers.delete(subscriber);
+    },
+  });
+  return new Response(body, { headers: SSE_HEADERS });
+}
+
+// The least a fetch-handler adapter on node:http does for a GET, up to the
+// head: a Request with the URL, method, headers and `signal`, the
+// handler's status and headers, and a reader of its body. In a frame of its
+// own, as a suspended async function keeps its locals: the Request and the
+// Response are garbage once this returns unless the handler keeps them.
+function floorHead(
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+): ReadableStreamDefaultReader<Uint8Array> {
+  const headers: [string, string][] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
+  const response = floorHandler(
+    new Request(`http://${req.headers.host}${req.url}`, {
+      method: req.method,
+      headers,
+      signal,
+    }),
+  );
+  res.writeHead(response.status, [...response.headers].flat());
+  return response.body!.getReader();
+}
+
+// Then each chunk as it is read, waiting for the socket only when it is
+// full, and the signal aborted and the body cancelled when the client
+// leaves. No error handling, no request body.
+async function floorListener(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const aborter = new AbortController();
+  const reader = floorHead(req, res, aborter.signal);
+  res.once("close", () => {
+    aborter.abort();
+    reader.cancel().catch(() => {});
+  });
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!res.write(value)) await writable(res);
+  }
+  res.end();
+}
+
+/** Starts a node:http server on a loopback port of its own. */
+async function listen(
+  listener: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<number> {
+  const server = createServer((req, res) => {
+    listener(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve())
+  );
+  return (server.address() as { port: number }).port;
+}
+
+/** Answers the parent's commands, one a line, with a line of JSON each. */
+async function answer(command: string): Promise<unknown> {
+  if (command === "broadcast") {
+    const reached = subscribers.size;
+    for (const subscriber of [...subscribers]) subscriber(TOKEN);
+    return { reached };
+  }
+  // Several passes, with turns between them for finalizers and timers.
+  for (let pass = 0; pass < 3; pass++) {
+    collectGarbage();
+    await sleep(50);
+  }
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heapUsed, rss };
 }
 
 async function runServers(): Promise<void> {
@@ -152,26 +267,17 @@ async function runServers(): Promise<void> {
     port: 0,
     onListen() {},
   });
-  const plain = createServer((req, res) => {
-    plainListener(req.url, res).catch(() => res.destroy());
-  });
-  await new Promise<void>((resolve) =>
-    plain.listen(0, "127.0.0.1", () => resolve())
-  );
-  const ports: Record<ImplName, number> = {
+  const ports: Record<MemoryImplName, number> = {
     ssekit: ssekit.port,
-    plain: (plain.address() as { port: number }).port,
+    plain: await listen((req, res) => plainListener(req.url, res)),
+    floor: await listen(floorListener),
   };
   process.stdout.write(JSON.stringify(ports) + "\n");
   process.stdin.setEncoding("utf8");
-  process.stdin.on("data", async () => {
-    // Several passes, with turns between them for finalizers and timers.
-    for (let pass = 0; pass < 3; pass++) {
-      collectGarbage();
-      await sleep(50);
-    }
-    const { heapUsed, rss } = process.memoryUsage();
-    process.stdout.write(JSON.stringify({ heapUsed, rss }) + "\n");
+  // The parent sends a command only once the previous one is answered.
+  process.stdin.on("data", async (text: string) => {
+    const reply = await answer(text.trim());
+    process.stdout.write(JSON.stringify(reply) + "\n");
   });
   process.stdin.once("end", () => process.exit(0));
 }
@@ -180,9 +286,11 @@ async function runServers(): Promise<void> {
 // The client (parent process)
 
 interface Child {
-  ports: Record<ImplName, number>;
+  ports: Record<MemoryImplName, number>;
   /** Heap and resident memory after garbage collection, in bytes. */
   memory(): Promise<{ heapUsed: number; rss: number }>;
+  /** Sends every idle connection an event; resolves with how many it reached. */
+  broadcast(): Promise<number>;
   stop(): void;
 }
 
@@ -232,13 +340,15 @@ async function startChild(): Promise<Child> {
         resolve(line);
       });
     });
-  const ports = JSON.parse(await nextLine()) as Record<ImplName, number>;
+  const ports = JSON.parse(await nextLine()) as Record<MemoryImplName, number>;
+  const ask = async (command: string) => {
+    child.stdin!.write(command + "\n");
+    return JSON.parse(await nextLine());
+  };
   return {
     ports,
-    async memory() {
-      child.stdin!.write("memory\n");
-      return JSON.parse(await nextLine());
-    },
+    memory: () => ask("memory"),
+    broadcast: async () => (await ask("broadcast")).reached,
     stop() {
       child.stdin!.end();
       child.kill();
@@ -422,33 +532,74 @@ async function timeToFirst(child: Child): Promise<FirstEventResult[]> {
   return results;
 }
 
-/** Opens an SSE connection to `/idle` and resolves once its first comment is in. */
-function openIdle(port: number): Promise<Socket> {
+/**
+ * Resolves once what `socket` receives from now on passes `done`; rejects
+ * naming `what` if the socket fails or closes first, or after a timeout.
+ */
+function receive(
+  socket: Socket,
+  done: (received: string) => boolean,
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port });
     let received = "";
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no stream from /idle within ${RUN_TIMEOUT_MS} ms`));
+      reject(new Error(`no ${what} within ${RUN_TIMEOUT_MS} ms`));
     }, RUN_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       received += chunk.toString("latin1");
-      const body = received.indexOf("\r\n\r\n");
-      if (body === -1 || !received.includes(":\n", body)) return;
+      if (!done(received)) return;
       clearTimeout(timer);
       socket.off("data", onData);
-      // Keep-alive comments still arrive; reading them keeps the server's
-      // buffers empty, as a live client would.
-      socket.resume();
-      resolve(socket);
+      resolve();
     };
     socket.on("data", onData);
-    socket.once("error", (error: Error) => {
+    const fail = (error: Error) => {
       clearTimeout(timer);
       reject(error);
-    });
-    socket.write("GET /idle HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    };
+    socket.once("error", fail);
+    socket.once("close", () => fail(new Error(`closed before ${what}`)));
   });
+}
+
+/** Opens an SSE connection to `/idle` and resolves once its first comment is in. */
+async function openIdle(port: number): Promise<Socket> {
+  const socket = connect({ host: "127.0.0.1", port });
+  const opened = receive(socket, (received) => {
+    const body = received.indexOf("\r\n\r\n");
+    return body !== -1 && received.includes(":\n", body);
+  }, "stream from /idle");
+  socket.write("GET /idle HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  await opened;
+  // Keep-alive comments still arrive; reading them keeps the server's
+  // buffers empty, as a live client would.
+  socket.resume();
+  return socket;
+}
+
+/**
+ * Broadcasts one event to the idle connections and checks that every one
+ * of them receives it, so a server is measured only if it really delivers.
+ */
+async function checkDelivery(child: Child, sockets: Socket[]): Promise<void> {
+  const event = `data: ${TOKEN}\n\n`;
+  const delivered = Promise.all(
+    sockets.map((socket) =>
+      receive(socket, (received) => received.includes(event), "broadcast")
+    ),
+  );
+  // More subscribers than connections is no failure: an async generator
+  // waiting on the broadcast (ssekit's idiom here) cannot run its finally
+  // until that comes, so closed warm-up connections are still counted.
+  const reached = await child.broadcast();
+  await delivered;
+  if (reached < sockets.length) {
+    throw new Error(
+      `the broadcast reached ${reached} subscribers, want ${sockets.length}`,
+    );
+  }
 }
 
 async function openMany(port: number, count: number): Promise<Socket[]> {
@@ -463,7 +614,7 @@ async function openMany(port: number, count: number): Promise<Socket[]> {
 }
 
 interface MemoryResult {
-  impl: ImplName;
+  impl: MemoryImplName;
   /** Medians over the rounds, in bytes per connection. */
   heapBytes: number;
   rssBytes: number;
@@ -473,7 +624,7 @@ interface MemoryResult {
 }
 
 async function idleMemory(): Promise<MemoryResult[]> {
-  const results = IMPLS.map((impl): MemoryResult => ({
+  const results = MEMORY_IMPLS.map((impl): MemoryResult => ({
     impl,
     heapBytes: NaN,
     rssBytes: NaN,
@@ -499,7 +650,11 @@ async function idleMemory(): Promise<MemoryResult[]> {
         const before = await child.memory();
         const sockets = await openMany(port, CONNECTIONS);
         const after = await child.memory();
-        for (const socket of sockets) socket.destroy();
+        try {
+          await checkDelivery(child, sockets);
+        } finally {
+          for (const socket of sockets) socket.destroy();
+        }
         result.heapSamples.push(
           (after.heapUsed - before.heapUsed) / CONNECTIONS,
         );
@@ -528,6 +683,11 @@ export interface NodeTarget {
   /** ssekit's value and the plain server's, in `unit`. */
   ssekit: number;
   plain: number;
+  /**
+   * The fetch floor's value, for the memory measures only: context for the
+   * target, which it does not change.
+   */
+  floor?: number;
   unit: string;
   target: string;
   met: boolean;
@@ -549,14 +709,24 @@ export interface NodeBenchResults {
 function targetsOf(
   results: Omit<NodeBenchResults, "targets" | "markdown">,
 ): NodeTarget[] {
-  const pair = <T extends { impl: ImplName }>(
+  const values = <T extends { impl: MemoryImplName }>(
     rows: T[],
     value: (row: T) => number,
-  ) => IMPLS.map((impl) => value(rows.find((row) => row.impl === impl)!));
-  const [rate, plainRate] = pair(results.throughput, (r) => r.eventsPerSecond);
-  const [first, plainFirst] = pair(results.firstEvent, (r) => r.ms);
-  const [heap, plainHeap] = pair(results.memory, (r) => r.heapBytes);
-  const [rss, plainRss] = pair(results.memory, (r) => r.rssBytes);
+  ) =>
+    MEMORY_IMPLS.map((impl) => {
+      const row = rows.find((row) => row.impl === impl);
+      return row ? value(row) : NaN;
+    });
+  const [rate, plainRate] = values(
+    results.throughput,
+    (r) => r.eventsPerSecond,
+  );
+  const [first, plainFirst] = values(results.firstEvent, (r) => r.ms);
+  const [heap, plainHeap, floorHeap] = values(
+    results.memory,
+    (r) => r.heapBytes,
+  );
+  const [rss, plainRss, floorRss] = values(results.memory, (r) => r.rssBytes);
   return [
     {
       name: "throughput",
@@ -578,6 +748,7 @@ function targetsOf(
       name: "heap per idle connection",
       ssekit: heap,
       plain: plainHeap,
+      floor: floorHeap,
       unit: "bytes",
       target: "≤ plain × 1.1",
       met: heap <= plainHeap * 1.1,
@@ -586,6 +757,7 @@ function targetsOf(
       name: "RSS per idle connection",
       ssekit: rss,
       plain: plainRss,
+      floor: floorRss,
       unit: "bytes",
       target: "≤ plain × 1.1",
       met: rss <= plainRss * 1.1,
@@ -601,13 +773,16 @@ function render(results: Omit<NodeBenchResults, "markdown">): string {
   const rounds = Math.max(...results.throughput.map((r) => r.samples.length));
   const requests = Math.max(...results.firstEvent.map((r) => r.samples.length));
   const out = [
-    "| measure | ssekit/node | plain res.write | target | met |",
-    "| --- | --: | --: | --- | --- |",
+    "| measure | ssekit/node | plain res.write | target | met | fetch floor | ssekit − floor |",
+    "| --- | --: | --: | --- | --- | --: | --: |",
     ...results.targets.map((t) => {
       const decimals = t.unit === "ms" ? 3 : 0;
+      const floor = t.floor ?? NaN;
       return `| ${t.name} (${t.unit}) | ${number(t.ssekit, decimals)} | ${
         number(t.plain, decimals)
-      } | ${t.target} | ${t.met ? "✓" : "✗"} |`;
+      } | ${t.target} | ${t.met ? "✓" : "✗"} | ${number(floor, decimals)} | ${
+        number(t.ssekit - floor, decimals)
+      } |`;
     }),
     "",
     `**Throughput**: ${
@@ -640,7 +815,7 @@ function render(results: Omit<NodeBenchResults, "markdown">): string {
     "",
     `**Idle connections**: ${
       fixed(results.connections, 0)
-    } open SSE connections waiting for a broadcast; the server process's heap and RSS growth after garbage collection, per connection, median of ${MEMORY_ROUNDS} rounds, each in a fresh process.`,
+    } open SSE connections waiting for a broadcast; the server process's heap and RSS growth after garbage collection, per connection, median of ${MEMORY_ROUNDS} rounds, each in a fresh process, which then broadcasts one event that every connection must receive. The fetch floor (memory only) is the least any fetch-handler adapter on \`node:http\` holds: a \`Request\` (URL, method, headers, an abort signal), a \`Response\` whose \`ReadableStream\` enqueues the broadcast and the plain server's keep-alive timer, and a pending \`reader.read()\`; ssekit − floor is what ssekit and its adapter add above it.`,
     "",
     table(
       ["server", "heap bytes", "RSS bytes", "heap samples", "RSS samples"],
