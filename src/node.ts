@@ -270,6 +270,63 @@ async function handle(
   }
 }
 
+// Runs the handler and writes the head; resolves to the body's reader, or
+// undefined when the response is over. A function of its own, so the
+// Response is garbage while a long body streams: a suspended async function
+// keeps its locals alive.
+async function begin(
+  handler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+  onError: (error: unknown) => void,
+  closed: () => boolean,
+): Promise<ReadableStreamDefaultReader<Uint8Array> | undefined> {
+  const response = await handle(handler, req, res, signal, onError);
+  if (!response) return undefined;
+  if (closed()) {
+    response.body?.cancel(signal.reason).catch(noop);
+    return undefined;
+  }
+  return sendHead(req, res, response, onError);
+}
+
+function sendHead(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: Response,
+  onError: (error: unknown) => void,
+): ReadableStreamDefaultReader<Uint8Array> | undefined {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    if (req.method !== "HEAD" && response.body !== null) {
+      reader = response.body.getReader();
+    }
+    const head: string[] = [];
+    response.headers.forEach((value, name) => {
+      if (name !== "set-cookie" && !HOP_BY_HOP.has(name)) {
+        head.push(name, value);
+      }
+    });
+    for (const cookie of response.headers.getSetCookie()) {
+      head.push("set-cookie", cookie);
+    }
+    if (response.statusText) res.statusMessage = response.statusText;
+    res.writeHead(response.status, head);
+  } catch (error) {
+    // A locked body or a status node:http refuses: the head is not sent yet.
+    report(onError, error);
+    (reader ?? response.body)?.cancel(error).catch(noop);
+    sendText(res, 500, "Internal Server Error");
+    return undefined;
+  }
+  if (!reader) {
+    response.body?.cancel().catch(noop);
+    res.end();
+  }
+  return reader;
+}
+
 async function respond(
   handler: FetchHandler,
   onError: (error: unknown) => void,
@@ -302,37 +359,15 @@ async function respond(
     resume();
   });
 
-  const response = await handle(handler, req, res, aborter.signal, onError);
-  if (!response) return;
-  if (closed) {
-    response.body?.cancel(aborter.signal.reason).catch(noop);
-    return;
-  }
-
-  const hasBody = req.method !== "HEAD" && response.body !== null;
-  try {
-    if (hasBody) reader = response.body!.getReader();
-    const head: string[] = [];
-    response.headers.forEach((value, name) => {
-      if (name !== "set-cookie" && !HOP_BY_HOP.has(name)) {
-        head.push(name, value);
-      }
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      head.push("set-cookie", cookie);
-    }
-    if (response.statusText) res.statusMessage = response.statusText;
-    res.writeHead(response.status, head);
-  } catch (error) {
-    // A locked body or a status node:http refuses: the head is not sent yet.
-    report(onError, error);
-    (reader ?? response.body)?.cancel(error).catch(noop);
-    return sendText(res, 500, "Internal Server Error");
-  }
-  if (!reader) {
-    response.body?.cancel().catch(noop);
-    return void res.end();
-  }
+  reader = await begin(
+    handler,
+    req,
+    res,
+    aborter.signal,
+    onError,
+    () => closed,
+  );
+  if (!reader) return;
   // Headers go out now, not with the first chunk of a body that may take a
   // while (an SSE stream's first event). Nagle would then hold back each
   // small write until the previous one is acknowledged, up to 40 ms with
