@@ -22,6 +22,8 @@ export function fakeReply(prompt: string): string[] {
 export interface FakeOpenAIOptions {
   /** Milliseconds before each token. @default {30} */
   delay?: number;
+  /** Called when the reply starts streaming. */
+  onStart?: () => void;
   /**
    * Called once the reply stream is over: `completed` is false when the
    * client went away first and the generator was cancelled.
@@ -35,7 +37,7 @@ export interface FakeOpenAIOptions {
  */
 export async function fakeOpenAI(
   request: Request,
-  { delay = 30, onEnd }: FakeOpenAIOptions = {},
+  { delay = 30, onStart, onEnd }: FakeOpenAIOptions = {},
 ): Promise<Response> {
   const { messages } = await request.json() as {
     messages: { role: string; content: string }[];
@@ -55,6 +57,7 @@ export async function fakeOpenAI(
       const tokens = fakeReply(prompt);
       let sent = 0;
       let completed = false;
+      onStart?.();
       try {
         yield chunk({ role: "assistant", content: "" });
         for (const token of tokens) {

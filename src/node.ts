@@ -335,6 +335,8 @@ async function respond(
   res: ServerResponse,
 ): Promise<void> {
   const aborter = new AbortController();
+  // Assigned once, below, but read by the close listener before that.
+  // deno-lint-ignore prefer-const
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let closed = false;
   let wake: (() => void) | undefined;

@@ -31,6 +31,30 @@ export function within<T>(
   ]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Polls `read` until `check` holds and resolves to that value; rejects
+ * showing the last value after `ms`. For waits on state another process or
+ * a page holds, where no event says it changed.
+ */
+export async function until<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: not within ${ms} ms (${JSON.stringify(value)})`,
+      );
+    }
+    await sleep(20);
+  }
+}
+
 /** A promise with its resolver, for producers that wait on the consumer. */
 export function deferred<T = void>(): {
   promise: Promise<T>;

@@ -233,7 +233,11 @@ describe("createSSEStream: flow", () => {
     }());
     const reader = response.body!.getReader();
     let text = "";
-    while (!text.includes("data: e199\n\n")) text += await readChunk(reader);
+    while (!text.includes("data: e199\n\n")) {
+      const chunk = await readChunk(reader);
+      assert.ok(chunk !== undefined, `the stream ended after ${text}`);
+      text += chunk;
+    }
     assert.equal(
       text,
       ":\n" + Array.from({ length: 200 }, (_, i) => `data: e${i}\n\n`).join(""),

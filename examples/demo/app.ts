@@ -17,6 +17,12 @@ import { PAGE } from "./page.ts";
 export interface DemoAppOptions {
   /** ssekit as one browser ES module, served at /ssekit.js. */
   clientScript: string;
+  /**
+   * This server's own origin, e.g. `http://127.0.0.1:8000`, for the relay's
+   * upstream requests: known once it listens, hence a function. Not taken
+   * from the request's Host header, which a client could point anywhere.
+   */
+  origin: () => string;
   /** Milliseconds between the fake model's tokens. @default {45} */
   tokenDelay?: number;
   /** Milliseconds between the feed's ticks. @default {1000} */
@@ -54,7 +60,8 @@ const json = (body: unknown, status = 200) =>
 
 /** Builds the demo server's handler. */
 export function createDemoApp(options: DemoAppOptions): DemoApp {
-  const { clientScript, tokenDelay = 45, tickInterval = 1000 } = options;
+  const { clientScript, origin, tokenDelay = 45, tickInterval = 1000 } =
+    options;
   const hub: Hub = createHub();
   const stats: DemoStats = {
     activeReplies: 0,
@@ -94,10 +101,14 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
         });
       case "POST /v1/chat/completions": {
         const chat = ++chats;
-        stats.activeReplies++;
-        announce("chat", `chat #${chat}: upstream started`);
         return fakeOpenAI(request, {
           delay: tokenDelay,
+          // Counted from inside the reply's generator, which a request
+          // aborted before it streams never starts.
+          onStart() {
+            stats.activeReplies++;
+            announce("chat", `chat #${chat}: upstream started`);
+          },
           onEnd({ sent, total, completed }) {
             stats.activeReplies--;
             if (!completed) stats.cancelledReplies++;
@@ -112,7 +123,7 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       }
       case "POST /chat":
         // Over real HTTP to ourselves, as a relay to a remote API would be.
-        return relayChat(request, new URL("/v1/chat/completions", url).href);
+        return relayChat(request, `${origin()}/v1/chat/completions`);
       case "GET /feed": {
         const cut = new AbortController();
         cutters.add(cut);

@@ -70,16 +70,27 @@ if (!bundle) {
   );
   process.exit(2);
 }
-const app = createDemoApp({ clientScript: await readFile(bundle, "utf8") });
 const hostname = option("hostname", "127.0.0.1");
+// Where this server answers on this machine, whatever address it listens on.
+const host = hostname === "0.0.0.0"
+  ? "127.0.0.1"
+  : hostname === "::"
+  ? "[::1]"
+  : hostname.includes(":")
+  ? `[${hostname}]`
+  : hostname;
+let port = 0;
+const app = createDemoApp({
+  clientScript: await readFile(bundle, "utf8"),
+  origin: () => `http://${host}:${port}`,
+});
 const server = await listen(
   app.fetch,
   hostname,
   Number(option("port", "8000")),
 );
-console.log(
-  `ssekit demo (${server.runtime}) on http://${hostname}:${server.port}/`,
-);
+port = server.port;
+console.log(`ssekit demo (${server.runtime}) on http://${host}:${port}/`);
 
 let stopping = false;
 const stop = async () => {

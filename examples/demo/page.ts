@@ -171,9 +171,13 @@ export const PAGE: string = `<!doctype html>
     // a first connection, where EventSource cannot send the header.
     source = new EventSource(lastId ? "/feed?lastEventId=" + encodeURIComponent(lastId) : "/feed");
     for (const type of ["tick", "chat", "cut"]) source.addEventListener(type, show);
-    // The hub's word that history no longer reaches back to our id: the
-    // hole is known, so the count starts over instead of flagging a gap.
-    source.addEventListener("reset", () => (lastSeq = 0));
+    // The hub's word that history no longer reaches back to our id: a gap
+    // it knows of. The count of sequence numbers starts over after it.
+    source.addEventListener("reset", () => {
+      counts.gaps++;
+      $("feed-gaps").textContent = counts.gaps;
+      lastSeq = 0;
+    });
     let opens = 0;
     source.onopen = () => {
       if (opens++ > 0) $("feed-reconnects").textContent = ++reconnects;

@@ -7,7 +7,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { existsSync } from "node:fs";
 import {
   createServer,
   type IncomingMessage,
@@ -15,11 +14,11 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SourceMap } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 import type { Page } from "playwright-core";
+import { root } from "../_child.ts";
 import { launchChromium } from "../../scripts/chromium.mjs";
 import type { Harness, Outcome, TreeNode } from "./_node_test_shim.ts";
 import type {
@@ -41,17 +40,6 @@ const MIN_TESTS = 120;
 const TEST_TIMEOUT = 60_000;
 const PAGE = "/__ssekit/";
 const BUNDLE = "/__ssekit/bundle.js";
-
-/** The checkout: this file runs from tests/browser/ or a compiled copy. */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, TEST_FILES[0]))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the ssekit checkout");
-    dir = parent;
-  }
-  return dir;
-}
 
 async function bundle(root: string): Promise<{ js: string; map: SourceMap }> {
   const shims = join(root, "tests", "browser");
@@ -183,9 +171,14 @@ async function startHost(js: string) {
       if (chunk.done) return void res.end();
       // The next pull waits for the socket, as ssekit/node's backpressure does.
       if (!res.write(Buffer.from(chunk.data!, "base64"))) {
-        await new Promise((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.once("drain", done);
+          res.once("close", done);
         });
       }
     }
@@ -294,12 +287,12 @@ async function hooks(
 test("the core test suite passes in Chromium", {
   timeout: 10 * 60_000,
 }, async (t) => {
-  const root = findRoot();
-  const { js, map } = await bundle(root);
+  const checkout = root();
+  const { js, map } = await bundle(checkout);
   const fail = (error: NonNullable<Outcome["error"]>) => {
     const thrown = new Error(error.message);
     thrown.name = error.name;
-    thrown.stack = mapStack(error.stack, map, root);
+    thrown.stack = mapStack(error.stack, map, checkout);
     return thrown;
   };
   const host = await startHost(js);
@@ -309,7 +302,7 @@ test("the core test suite passes in Chromium", {
     host.attach(page);
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => {
-      pageErrors.push(mapStack(error.stack ?? String(error), map, root));
+      pageErrors.push(mapStack(error.stack ?? String(error), map, checkout));
     });
     page.on("console", (message) => {
       // Chromium logs every non-2xx fetch; the client tests make many.

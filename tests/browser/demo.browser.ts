@@ -13,7 +13,7 @@ import { launchChromium } from "../../scripts/chromium.mjs";
 import { fakeReply } from "../../examples/openai_relay.ts";
 import type { DemoStats } from "../../examples/demo/app.ts";
 import { root, spawnChild } from "../_child.ts";
-import { sleep } from "../_util.ts";
+import { sleep, until } from "../_util.ts";
 
 const artifacts = join(root(), ".artifacts");
 
@@ -32,30 +32,12 @@ async function startDemo(runtime: string): Promise<Demo> {
   );
   return {
     url: child.url,
-    stats: async () => (await fetch(new URL("/stats", child.url))).json(),
+    stats: async () =>
+      (await fetch(new URL("/stats", child.url), {
+        signal: AbortSignal.timeout(10_000),
+      })).json(),
     stop: child.stop,
   };
-}
-
-// Polls `read` until `check` holds, so a wait on server state is bounded
-// without guessing at one sleep long enough.
-async function until<T>(
-  read: () => Promise<T>,
-  check: (value: T) => boolean,
-  what: string,
-  ms = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${what}: not within ${ms} ms (${JSON.stringify(value)})`,
-      );
-    }
-    await sleep(50);
-  }
 }
 
 const feedCount = async (page: Page) =>
@@ -72,7 +54,7 @@ before(async () => {
 after(() => browser?.close());
 
 for (const runtime of ["node", "deno", "bun"]) {
-  describe(`the demo on ${runtime}`, () => {
+  describe(`the demo on ${runtime}`, { timeout: 120_000 }, () => {
     let demo: Demo;
     let page: Page;
     const errors: string[] = [];

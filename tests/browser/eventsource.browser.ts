@@ -15,7 +15,7 @@ import { launchChromium } from "../../scripts/chromium.mjs";
 import type { SSEEvent } from "../../src/types.ts";
 import { type Child, spawnChild } from "../_child.ts";
 import type { LogEntry } from "./_es_server.ts";
-import { sleep, within } from "../_util.ts";
+import { sleep, until, within } from "../_util.ts";
 
 /** The reconnection delay the servers ask for: short, so tests are quick. */
 const RETRY = 150;
@@ -184,17 +184,7 @@ class PageSource {
     done: (probe: Probe) => boolean,
     ms = 10_000,
   ): Promise<Probe> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const probe = await this.state();
-      if (done(probe)) return probe;
-      if (Date.now() > deadline) {
-        assert.fail(
-          `${what}: not within ${ms} ms; the page has ${JSON.stringify(probe)}`,
-        );
-      }
-      await sleep(20);
-    }
+    return until(() => this.state(), done, what, ms);
   }
 }
 
