@@ -29,11 +29,17 @@ const FLAGS = [
 export async function launchChromium() {
   ensureDebianPackage("chromium", CHROMIUM);
   const profile = mkdtempSync(join(tmpdir(), "ssekit-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-  });
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+    });
+  } catch (error) {
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  }
   const close = context.close.bind(context);
   context.close = async () => {
     await close();

@@ -50,8 +50,11 @@ if (runtime === "node") {
 else command = ["bun", main];
 
 const bin = join(root, "node_modules", ".bin");
+// The server's stdin is a pipe this process holds open: if this process dies
+// without passing a signal on (SIGKILL), the server sees it end and stops,
+// rather than keep the port.
 const child = spawn(command[0], [...command.slice(1), ...serverArgs], {
-  stdio: "inherit",
+  stdio: ["pipe", "inherit", "inherit"],
   env: {
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
@@ -61,6 +64,11 @@ const child = spawn(command[0], [...command.slice(1), ...serverArgs], {
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => child.kill(signal));
 }
+child.on("error", (error) => {
+  console.error(`demo: cannot start ${command[0]}: ${error.message}`);
+  rmSync(out, { recursive: true, force: true });
+  process.exit(1);
+});
 child.on("exit", (code, signal) => {
   rmSync(out, { recursive: true, force: true });
   process.exit(code ?? (signal ? 1 : 0));

@@ -73,6 +73,7 @@ export async function spawnChild(
         if (url) resolve(url[0]);
       });
       child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+      child.once("error", reject); // e.g. ENOENT: no such command
     });
     return {
       url: await within(first, 30_000, `${command} ${args}`),

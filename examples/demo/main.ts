@@ -102,3 +102,8 @@ const stop = async () => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+// scripts/demo.mjs holds our stdin open; its end means the launcher is gone.
+if (!process.stdin.isTTY) {
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+}
