@@ -179,7 +179,7 @@ class PageSource {
   }
 
   /** Polls the page until `done`; fails with what it saw after `ms`. */
-  async until(
+  until(
     what: string,
     done: (probe: Probe) => boolean,
     ms = 10_000,
