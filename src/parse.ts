@@ -88,9 +88,16 @@ function tooBig(what: string, limit: number): RangeError {
 /**
  * The state machine of §9.2.6 "interpreting an event stream": text or bytes
  * in, dispatched messages out through `emit`. Everything public runs on it.
+ *
+ * Internal: not exported from the package. Given `verbatim`, it serves a
+ * pass-through relay: a run of events whose text is already what
+ * `formatEvent` would make of their messages' type, data and id is handed
+ * to `verbatim` as that text instead of being emitted message by message
+ * (see `canonical`): the relay then neither builds nor re-formats them.
  */
-class Interpreter {
+export class Interpreter {
   private readonly emit: (message: SSEMessage) => void;
+  private readonly verbatim: ((text: string) => void) | undefined;
   private readonly onRetry: ((ms: number) => void) | undefined;
   private readonly onComment: ((text: string) => void) | undefined;
   private readonly max: number;
@@ -123,6 +130,7 @@ class Interpreter {
   constructor(
     options: SSEDecoderOptions | undefined,
     emit: (message: SSEMessage) => void,
+    verbatim?: (text: string) => void,
   ) {
     if (options !== undefined && (typeof options !== "object" || !options)) {
       throw new TypeError(
@@ -133,6 +141,7 @@ class Interpreter {
     }
     const opts = options ?? {};
     this.emit = emit;
+    this.verbatim = verbatim;
     this.onRetry = callback(opts, "onRetry");
     this.onComment = callback(opts, "onComment");
     const { lastEventId = "", maxEventSize = DEFAULT_MAX_EVENT_SIZE } = opts;
@@ -329,7 +338,16 @@ class Interpreter {
       if (cr < pos && cr !== -1) cr = s.indexOf("\r", pos);
     }
     const max = this.max;
+    const verbatim = this.verbatim !== undefined;
     for (;;) {
+      // A pass-through relay takes canonical events as their text.
+      if (verbatim) {
+        const run = this.canonical(s, pos, cr === -1 ? length : cr);
+        if (run !== pos) {
+          pos = run;
+          if (lf < pos) lf = s.indexOf("\n", pos);
+        }
+      }
       let end: number;
       if (lf !== -1 && (cr === -1 || lf < cr)) {
         end = lf;
@@ -396,6 +414,76 @@ class Interpreter {
       return end + 1;
     }
     return s.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+  }
+
+  /**
+   * Hands to `verbatim` the run of whole events from `pos` (before `limit`,
+   * so with no CR) whose text is exactly what `formatEvent` gives for each
+   * dispatched message's type (`undefined` for "message"), data and id,
+   * and returns its end (`pos` when there is none). Dispatches them as far
+   * as the state goes: the last event ID.
+   */
+  private canonical(s: string, pos: number, limit: number): number {
+    // Only lines that belong to no event yet (its state is empty, as after
+    // a blank line, comment or retry) can start a run: what such an event
+    // dispatches depends on its own lines alone.
+    if (this.hasData || this.type !== "" || this.blockId !== undefined) {
+      return pos;
+    }
+    let run = pos;
+    for (let end; (end = this.canonicalEvent(s, run, limit)) !== -1;) {
+      run = end;
+    }
+    if (run !== pos) {
+      this.committed = this.lastId;
+      this.verbatim!(s.slice(pos, run));
+    }
+    return run;
+  }
+
+  /**
+   * The end of the canonical event at `p`, or -1: an optional `event: T`
+   * line, an optional `id: I` line, `data: D` lines and the blank line, in
+   * that order, each field with exactly one space. Anything else (comments,
+   * retry, `data:x`, repeated or reordered fields) is left to the message
+   * path, which formats it into another text.
+   */
+  private canonicalEvent(s: string, p: number, limit: number): number {
+    const start = p;
+    let lf: number;
+    let id: string | undefined;
+    // The first character tells whether the optional lines are there.
+    if (s.charCodeAt(p) === 101) {
+      if (!s.startsWith("event: ", p)) return -1;
+      lf = s.indexOf("\n", p + 7);
+      if (lf === -1 || lf >= limit) return -1;
+      // "" and "message" are the default type: formatted, no event line.
+      if (lf === p + 7 || (lf === p + 14 && s.startsWith("message", p + 7))) {
+        return -1;
+      }
+      p = lf + 1;
+    }
+    if (s.charCodeAt(p) === 105) {
+      if (!s.startsWith("id: ", p)) return -1;
+      lf = s.indexOf("\n", p + 4);
+      if (lf === -1 || lf >= limit) return -1;
+      id = s.slice(p + 4, lf);
+      // Such an id is ignored, so the message has none.
+      if (id.indexOf("\0") !== -1) return -1;
+      p = lf + 1;
+    }
+    if (!s.startsWith("data: ", p)) return -1;
+    for (;;) {
+      lf = s.indexOf("\n", p + 6);
+      if (lf === -1 || lf + 1 >= limit) return -1;
+      p = lf + 1;
+      if (s.charCodeAt(p) === LF) break;
+      if (!s.startsWith("data: ", p)) return -1;
+    }
+    // The event, measured whole, within the limit: its lines and data are.
+    if (++p - start > this.max) return -1;
+    if (id !== undefined) this.lastId = id;
+    return p;
   }
 
   private hold(s: string, pos: number): void {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { EventStreamInterpreter } from "./parse.ts";
+import { Interpreter } from "./parse.ts";
 import { checkEventStream } from "./response_error.ts";
 import { formatEvent } from "./encode.ts";
 import {
@@ -152,11 +152,16 @@ export function relaySSE(
       reader = response.body.getReader();
       // Each upstream chunk is parsed at once and its messages mapped
       // without a promise apiece: the relay keeps pace with the bytes.
-      const messages: SSEMessage[] = [];
-      const interpreter = new EventStreamInterpreter(
+      // Without a map, events already in the form passThrough then
+      // formatEvent would give come as their text (a string here), neither
+      // parsed into messages nor formatted again.
+      const messages: (SSEMessage | string)[] = [];
+      const collect = (item: SSEMessage | string) =>
+        messages.push(item);
+      const interpreter = new Interpreter(
         undefined,
-        (message) =>
-          messages.push(message),
+        collect,
+        map ? undefined : collect,
       );
       for (;;) {
         const { done, value } = await reader.read();
@@ -165,6 +170,10 @@ export function relaySSE(
         let text = "";
         try {
           for (const message of messages) {
+            if (typeof message === "string") {
+              text += message;
+              continue;
+            }
             let result = map ? map(message) : passThrough(message);
             if (isThenable(result)) {
               // Nothing waits on a slow map: what is ready goes out first.

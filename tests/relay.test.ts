@@ -8,7 +8,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { Buffer } from "node:buffer";
+import fc from "fast-check";
 import { createSSEStream, relaySSE, type RelaySSEOptions } from "../mod.ts";
+import { Interpreter, type SSEDecoderOptions } from "../src/parse.ts";
+import { formatEvent } from "../src/encode.ts";
+import type { SSEMessage } from "../src/types.ts";
 import { RawClient } from "./_client.ts";
 import { serve, serverKinds, withServer } from "./_server.ts";
 
@@ -292,4 +296,172 @@ test("a slow async map never holds back the events mapped before it", async () =
     text += decoder.decode((await reader.read()).value);
   }
   await reader.cancel();
+});
+
+// A pass-through relay hands on events already in canonical form as the
+// text they arrived as (the interpreter's `verbatim` path). The output must
+// be exactly what formatting each parsed message would give, whatever the
+// stream holds and however it is cut.
+
+/** What a pass-through relay sends for a message: its type, data and id. */
+function formatted(message: SSEMessage): string {
+  return formatEvent({
+    event: message.type === "message" ? undefined : message.type,
+    data: message.data,
+    id: message.id,
+  });
+}
+
+// Events near the canonical form (`event: T`, `id: I`, `data: D` lines in
+// that order, one space each) and off it by one detail: a value formatting
+// would change, a missing space, another field, fields out of order, or a
+// CR line end.
+const lineEnd = fc.constantFrom("\n", "\n", "\n", "\n", "\r\n", "\r");
+const eventArb = fc.record({
+  event: fc.option(
+    fc.constantFrom(
+      "event: update",
+      "event: message",
+      "event: ",
+      "event:",
+      "event:tight",
+      "event:  spaced",
+    ),
+  ),
+  id: fc.option(
+    fc.constantFrom("id: 7", "id: ", "id:", "id:8", "id: a\0b", "id: é"),
+  ),
+  data: fc.array(
+    fc.constantFrom(
+      "data: x",
+      'data: {"a":1}',
+      "data: ",
+      "data: message",
+      "data: é€😀",
+      "data: \uFEFF",
+      "data:",
+      "data:x",
+      "data:  two spaces",
+      "data",
+    ),
+    { maxLength: 3 },
+  ),
+  // Inserted among the fields, or nothing.
+  other: fc.option(
+    fc.oneof(
+      fc.constantFrom("retry: 10", ": comment", ":", "other: field", "id"),
+      fc.string({ maxLength: 12 }),
+    ),
+  ),
+  at: fc.nat(4),
+  reversed: fc.boolean(),
+  ends: fc.array(lineEnd, { minLength: 7, maxLength: 7 }),
+  // Mostly ended by its blank line.
+  blank: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(true) },
+    { weight: 1, arbitrary: fc.constant(false) },
+  ),
+});
+const streamArb: fc.Arbitrary<Stream> = fc.record({
+  bom: fc.boolean(),
+  events: fc.array(eventArb, { maxLength: 12 }),
+  cuts: fc.array(fc.nat(), { maxLength: 8 }),
+  asBytes: fc.boolean(),
+}).map(({ bom, events, cuts, asBytes }) => {
+  let text = bom ? "\uFEFF" : "";
+  for (const e of events) {
+    const lines: string[] = [e.event, e.id, ...e.data].filter((l) =>
+      l !== null
+    );
+    if (e.reversed) lines.reverse();
+    if (e.other !== null) lines.splice(e.at, 0, e.other);
+    if (e.blank) lines.push("");
+    lines.forEach((line, i) => text += line + e.ends[i]);
+  }
+  return { text, cuts, asBytes };
+});
+
+interface Stream {
+  text: string;
+  cuts: number[];
+  asBytes: boolean;
+}
+
+function cut({ text, cuts, asBytes }: Stream): (Uint8Array | string)[] {
+  const whole = asBytes ? new TextEncoder().encode(text) : text;
+  const at = [...new Set(cuts.map((n) => n % (whole.length + 1)))]
+    .sort((a, b) => a - b);
+  const chunks: (Uint8Array | string)[] = [];
+  let from = 0;
+  for (const to of [...at, whole.length]) {
+    chunks.push(whole.slice(from, to));
+    from = to;
+  }
+  return chunks;
+}
+
+/** The relay's text per chunk, with and without the verbatim path. */
+function relayText(
+  chunks: (Uint8Array | string)[],
+  options: SSEDecoderOptions,
+  verbatim: boolean,
+): { text: string[]; lastEventId: string[]; error?: string } {
+  let text = "";
+  const out: string[] = [];
+  const lastEventId: string[] = [];
+  const interpreter = new Interpreter(
+    options,
+    (message) => text += formatted(message),
+    verbatim ? (run) => text += run : undefined,
+  );
+  try {
+    for (const chunk of chunks) {
+      interpreter.push(chunk);
+      out.push(text);
+      lastEventId.push(interpreter.lastEventId);
+    }
+    interpreter.end();
+  } catch (error) {
+    return { text: [...out, text], lastEventId, error: String(error) };
+  }
+  return { text: out, lastEventId };
+}
+
+test("the verbatim path sends exactly what formatting the messages would", () => {
+  fc.assert(
+    fc.property(
+      streamArb,
+      fc.constantFrom(undefined, 4, 9, 24, 64),
+      (stream, maxEventSize) => {
+        const chunks = cut(stream);
+        const options = { maxEventSize, lastEventId: "start" };
+        assert.deepEqual(
+          relayText(chunks, options, true),
+          relayText(chunks, options, false),
+        );
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test("a pass-through relay sends exactly what formatting the messages would", async () => {
+  await fc.assert(
+    fc.asyncProperty(streamArb, async (stream) => {
+      const chunks = cut({ ...stream, asBytes: true }) as Uint8Array[];
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          controller.close();
+        },
+      });
+      const upstream = new Response(body, {
+        headers: { "Content-Type": "text/event-stream" },
+      });
+      const relayed = await relaySSE(upstream, { keepAlive: false }).text();
+      const expected = relayText(chunks, {}, false).text.at(-1);
+      assert.equal(relayed, ":\n" + expected);
+    }),
+    { numRuns: 300 },
+  );
 });
