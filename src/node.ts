@@ -339,15 +339,13 @@ async function respond(
   // deno-lint-ignore prefer-const
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let closed = false;
+  // Resolves the wait for "drain", while there is one.
   let wake: (() => void) | undefined;
-  const resume = () => {
-    const waiting = wake;
-    wake = undefined;
-    waiting?.();
-  };
   open?.set(res, aborter);
   // Not req's "close": it fires as soon as the request body has been read.
-  res.once("close", () => {
+  // on() rather than once(): "close" comes once anyway, and once() would
+  // keep a wrapper for every idle connection.
+  res.on("close", () => {
     closed = true;
     open?.delete(res);
     if (!res.writableFinished) {
@@ -358,7 +356,7 @@ async function respond(
       aborter.abort(reason);
       reader?.cancel(reason).catch(noop);
     }
-    resume();
+    wake?.();
   });
 
   reader = await begin(
@@ -377,13 +375,22 @@ async function respond(
   // node:http already turned it off.
   res.socket?.setNoDelay(true);
   res.flushHeaders();
-  res.on("drain", resume);
+  // Cleared once written: a suspended async function keeps its variables,
+  // and an idle stream would keep its last chunk.
+  let chunk: ReadableStreamReadResult<Uint8Array> | undefined;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value) && !closed) {
-        await new Promise<void>((resolve) => wake = resolve);
+      chunk = await reader.read();
+      if (chunk.done) break;
+      const full = !res.write(chunk.value);
+      chunk = undefined;
+      if (full && !closed) {
+        // A "drain" listener only while waiting: an idle stream keeps none.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          res.once("drain", resolve);
+        });
+        wake = undefined;
       }
     }
   } catch (error) {

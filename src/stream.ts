@@ -143,12 +143,18 @@ export interface FormattedEvents {
   readonly [FORMATTED]: string;
 }
 
-interface Cursor {
-  /** True when `next()` answers synchronously (a sync iterable). */
-  sync: boolean;
-  next(): IteratorResult<unknown> | PromiseLike<IteratorResult<unknown>>;
-  close(reason: unknown): unknown;
-}
+// How a source is read: a ReadableStream through its reader, an async
+// iterable or an iterable through its iterator. A number on the stream
+// rather than an object of closures per stream: thousands of streams sit
+// idle at once.
+const READER = 1;
+const ASYNC = 2;
+const SYNC = 3;
+
+type SourceReader =
+  | ReadableStreamDefaultReader<unknown>
+  | Iterator<unknown>
+  | AsyncIterator<unknown>;
 
 // Runs a cleanup whose failure has nowhere useful to go, without letting it
 // become an unhandled rejection.
@@ -161,39 +167,40 @@ function quietly(cleanup: () => unknown): void {
   }
 }
 
-function openSource(source: unknown): Cursor {
+function sourceKind(source: unknown): number {
   const candidate = source as Record<PropertyKey, unknown> | null;
-  if (typeof candidate?.getReader === "function") {
-    const reader = (source as ReadableStream<unknown>).getReader();
-    return {
-      sync: false,
-      next: () => reader.read() as Promise<IteratorResult<unknown>>,
-      close: (reason) => reader.cancel(reason),
-    };
-  }
-  if (typeof candidate?.[Symbol.asyncIterator] === "function") {
-    const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-    return {
-      sync: false,
-      next: () => iterator.next(),
-      close: () => iterator.return?.(),
-    };
-  }
+  if (typeof candidate?.getReader === "function") return READER;
+  if (typeof candidate?.[Symbol.asyncIterator] === "function") return ASYNC;
   if (
     typeof source === "object" &&
     typeof candidate?.[Symbol.iterator] === "function"
   ) {
-    const iterator = (source as Iterable<unknown>)[Symbol.iterator]();
-    return {
-      sync: true,
-      next: () => iterator.next(),
-      close: () => iterator.return?.(),
-    };
+    return SYNC;
   }
   throw new TypeError(
     `Invalid SSE source: expected an async iterable, an iterable, a ReadableStream or a function returning one, got ${
       describe(source)
     }`,
+  );
+}
+
+function openSource(kind: number, source: unknown): SourceReader {
+  return kind === READER
+    ? (source as ReadableStream<unknown>).getReader()
+    : kind === ASYNC
+    ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+    : (source as Iterable<unknown>)[Symbol.iterator]();
+}
+
+function closeSource(
+  kind: number,
+  reader: SourceReader,
+  reason: unknown,
+): void {
+  quietly(() =>
+    kind === READER
+      ? (reader as ReadableStreamDefaultReader<unknown>).cancel(reason)
+      : (reader as Iterator<unknown>).return?.()
   );
 }
 
@@ -230,6 +237,285 @@ function keepAliveInterval(value: number | false | undefined): number {
 function defaultOnError(error: unknown): SSEEvent {
   console.error("ssekit: the event source failed:", error);
   return GENERIC_ERROR;
+}
+
+// Keep-alive: one timer per stream, which checks how long the stream has
+// been idle when it fires. Not one timer shared by all streams: where each
+// request has its own context (Cloudflare Workers), a timer belongs to the
+// request that set it and may not touch another request's stream. The
+// stream rides along as the timer's argument, so no closure per stream.
+function schedule(body: SSEBody, due: number): void {
+  body.due = due;
+  body.timer = setTimeout(checkIdle, Math.max(0, due - Date.now()), body);
+}
+
+function unschedule(body: SSEBody): void {
+  if (body.timer !== undefined) clearTimeout(body.timer);
+  body.timer = undefined;
+}
+
+function checkIdle(body: SSEBody): void {
+  body.timer = undefined;
+  if (!body.finished) body.ping(Date.now());
+}
+
+/**
+ * A stream's state and the algorithms of its body, in one object: the
+ * underlying source of the body's ReadableStream, and the listener of
+ * `options.signal` (through `handleEvent`). Methods on a class cost nothing
+ * per stream, where a closure per step would cost each idle stream its own
+ * functions and their context.
+ */
+class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
+  controller!: ReadableStreamDefaultController<Uint8Array>;
+  options: SSEStreamOptions;
+  keepAlive: number;
+  /** The source once opened: its kind (0 until then) and reader. */
+  kind = 0;
+  reader: SourceReader | undefined;
+  /** A function source, until it has made the source. */
+  makeSource: ((signal: AbortSignal) => unknown) | undefined;
+  /** The signal given to a function source; only those need one. */
+  aborter: AbortController | undefined;
+  finished = false;
+  // The next keep-alive check checks how long the stream has been idle:
+  // rescheduling on every write costs more than the write on some runtimes
+  // once thousands of streams share one event.
+  lastWrite = 0;
+  /** When the next keep-alive check is due; 0 until the first read. */
+  due = 0;
+  /** The keep-alive timer, while one is set. */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Whole events formatted but not yet enqueued. */
+  pending = "";
+  /** The shared encoding of the pending text, while it is one shared event. */
+  pendingShared: Encoded | undefined = undefined;
+  /** Events appended so far: tells the idle watcher whether more arrive. */
+  appended = 0;
+  watching = false;
+  /** The task that ends a long burst, while the watcher waits for it. */
+  burstTask: unknown = undefined;
+
+  constructor(options: SSEStreamOptions, keepAlive: number) {
+    this.options = options;
+    this.keepAlive = keepAlive;
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.controller = controller;
+  }
+
+  /** The keep-alive check, due at `now`. */
+  ping(now: number): void {
+    const idle = now - this.lastWrite;
+    if (idle < this.keepAlive) {
+      schedule(this, now + this.keepAlive - idle);
+      return;
+    }
+    schedule(this, now + this.keepAlive);
+    // A reader that stopped reading gets no pile of comments.
+    if (this.controller.desiredSize! > 0) this.write(encoder.encode(":\n"));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.controller.enqueue(bytes);
+    this.lastWrite = Date.now();
+  }
+
+  append(text: string, shared?: Encoded): void {
+    this.pendingShared = this.pending === "" ? shared : undefined;
+    this.pending += text;
+  }
+
+  flush(): void {
+    if (this.pending === "") return;
+    // Each stream gets its own copy: a server may transfer what it writes.
+    const bytes = this.pendingShared
+      ? this.pendingShared.bytes.slice()
+      : encoder.encode(this.pending);
+    this.pending = "";
+    this.pendingShared = undefined;
+    this.write(bytes);
+  }
+
+  // Flushes the pending events once IDLE_TURNS microtask turns pass without
+  // another event, so a burst shares a chunk but nothing waits on the
+  // future; a long burst is flushed by the next task instead (see
+  // BURST_TURNS).
+  watch(): void {
+    let seen = this.appended;
+    let idle = 0;
+    let busy = 0;
+    const turn = () => {
+      if (this.finished || this.pending === "") {
+        this.watching = false;
+      } else if (this.appended !== seen) {
+        seen = this.appended;
+        idle = 0;
+        if (++busy < BURST_TURNS) RESOLVED.then(turn);
+        else this.burstTask = setTask(() => this.endBurst());
+      } else if (++idle < IDLE_TURNS) {
+        RESOLVED.then(turn);
+      } else {
+        this.watching = false;
+        this.flush();
+      }
+    };
+    this.watching = true;
+    RESOLVED.then(turn);
+  }
+
+  endBurst(): void {
+    this.burstTask = undefined;
+    this.watching = false;
+    if (!this.finished) this.flush();
+  }
+
+  finish(): void {
+    this.finished = true;
+    unschedule(this);
+    if (this.burstTask !== undefined) clearTask(this.burstTask);
+    this.options.signal?.removeEventListener("abort", this);
+  }
+
+  // Ends the stream early: the client left, the signal aborted, or the
+  // source failed. The producer is told through both `return()` and the
+  // signal a function source received.
+  stop(reason: unknown): void {
+    this.finish();
+    this.aborter?.abort(reason);
+    if (this.reader) closeSource(this.kind, this.reader, reason);
+  }
+
+  fail(error: unknown, closeSource: boolean): void {
+    if (this.finished) return;
+    const { options } = this;
+    let reply: SSEEvent | string | void;
+    try {
+      reply = (options.onError ?? defaultOnError)(error);
+    } catch {
+      reply = GENERIC_ERROR;
+    }
+    if (reply !== undefined) {
+      try {
+        this.append(formatEvent(reply, options));
+      } catch {
+        this.append(formatEvent(GENERIC_ERROR));
+      }
+    }
+    this.flush();
+    if (closeSource) this.stop(error);
+    else {
+      this.finish();
+      this.aborter?.abort(error);
+    }
+    this.controller.close();
+  }
+
+  /** The abort listener of `options.signal`. */
+  handleEvent(): void {
+    if (this.finished) return;
+    this.flush();
+    this.stop(this.options.signal!.reason);
+    this.controller.close();
+  }
+
+  pull(
+    c: ReadableStreamDefaultController<Uint8Array>,
+  ): Promise<void> | void {
+    if (this.keepAlive && this.due === 0 && !this.finished) {
+      this.lastWrite = Date.now();
+      schedule(this, this.lastWrite + this.keepAlive);
+    }
+    return this.reader ? this.read(c) : this.open(c);
+  }
+
+  // Makes the source of a function source, at the first read.
+  async open(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    try {
+      const made = await this.makeSource!(this.aborter!.signal);
+      this.makeSource = undefined;
+      const kind = sourceKind(made);
+      if (this.finished) {
+        return closeSource(kind, openSource(kind, made), undefined);
+      }
+      this.reader = openSource(kind, made);
+      this.kind = kind;
+    } catch (error) {
+      return this.fail(error, false);
+    }
+    return this.read(c);
+  }
+
+  // Takes events while the body has demand. Kept small, and the formatting
+  // out of it, because an idle stream waits inside it: a suspended async
+  // function keeps a slot for every local it has.
+  async read(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const sync = this.kind === SYNC;
+    for (;;) {
+      // The step and the item are overwritten before every wait: the
+      // suspended function keeps its variables, and an idle stream must
+      // not keep its last event.
+      let item: unknown;
+      try {
+        let step:
+          | IteratorResult<unknown>
+          | PromiseLike<IteratorResult<unknown>> = this.kind === READER
+            ? (this.reader as ReadableStreamDefaultReader<unknown>)
+              .read() as Promise<IteratorResult<unknown>>
+            : (this.reader as Iterator<unknown>).next();
+        if (!sync) step = await step;
+        if (this.finished) return;
+        if ((step as IteratorResult<unknown>).done) {
+          this.flush();
+          this.finish();
+          return c.close();
+        }
+        item = (step as IteratorResult<unknown>).value;
+        step = undefined!;
+        if (sync && isThenable(item)) {
+          item = await item;
+          if (this.finished) return;
+        }
+      } catch (error) {
+        return this.fail(error, false);
+      }
+      // Pending text is flushed by the watcher even after we return, so
+      // demand alone decides whether to take another event.
+      if (!this.take(item) || c.desiredSize! <= 0) return;
+    }
+  }
+
+  // Formats an event into the pending text; false when it ended the stream.
+  take(item: unknown): boolean {
+    let text: string;
+    let shared: Encoded | undefined;
+    try {
+      if (typeof item === "string") text = formatEvent(item);
+      else {
+        shared = sharedEncoding(item);
+        text = shared?.text ??
+          (item as Partial<FormattedEvents> | null)?.[FORMATTED] ??
+          formatEvent(item as SSEEvent, this.options);
+      }
+    } catch (error) {
+      this.fail(error, true);
+      return false;
+    }
+    if (text !== "") {
+      this.append(text, shared);
+      this.appended++;
+      if (this.pending.length >= CHUNK_CHARS) this.flush();
+      else if (!this.watching) this.watch();
+    }
+    return true;
+  }
+
+  cancel(reason: unknown): void {
+    if (this.finished) return;
+    this.pending = "";
+    this.stop(reason);
+  }
 }
 
 /**
@@ -278,209 +564,24 @@ export function createSSEStream(
   options: SSEStreamOptions = {},
 ): Response {
   const headers = responseHeaders(options.headers);
-  const keepAlive = keepAliveInterval(options.keepAlive);
+  const body = new SSEBody(options, keepAliveInterval(options.keepAlive));
   const prelude = options.retry === undefined
     ? ":\n"
     : formatEvent({ retry: options.retry });
-  const makeSource = typeof source === "function" ? source : undefined;
-  let cursor = makeSource ? undefined : openSource(source);
-
-  const { signal } = options;
-  const aborter = new AbortController();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let finished = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Whole events formatted but not yet enqueued, and a count of events
-  // appended so far that tells the idle watcher whether more are arriving.
-  let pending = "";
-  // The shared encoding of the pending text, while it is one shared event.
-  let pendingShared: Encoded | undefined;
-  let appended = 0;
-  let watching = false;
-  // The task that ends a long burst, while the watcher waits for it.
-  let burstTask: unknown;
-
-  // One timer per stream that checks how long the stream has been idle:
-  // re-arming a timer on every write costs more than the write on some
-  // runtimes once thousands of streams share one event.
-  let lastWrite = 0;
-  const ping = () => {
-    const idle = Date.now() - lastWrite;
-    if (idle < keepAlive) {
-      timer = setTimeout(ping, keepAlive - idle);
-      return;
-    }
-    // A reader that stopped reading gets no pile of comments.
-    if (controller.desiredSize! > 0) write(encoder.encode(":\n"));
-    timer = setTimeout(ping, keepAlive);
-  };
-  const write = (bytes: Uint8Array) => {
-    controller.enqueue(bytes);
-    lastWrite = Date.now();
-  };
-  const append = (text: string, shared?: Encoded) => {
-    pendingShared = pending === "" ? shared : undefined;
-    pending += text;
-  };
-  const flush = () => {
-    if (pending === "") return;
-    // Each stream gets its own copy: a server may transfer what it writes.
-    const bytes = pendingShared
-      ? pendingShared.bytes.slice()
-      : encoder.encode(pending);
-    pending = "";
-    pendingShared = undefined;
-    write(bytes);
-  };
-  // Flushes the pending events once IDLE_TURNS microtask turns pass without
-  // another event, so a burst shares a chunk but nothing waits on the future;
-  // a long burst is flushed by the next task instead (see BURST_TURNS).
-  const watch = () => {
-    let seen = appended;
-    let idle = 0;
-    let busy = 0;
-    const turn = () => {
-      if (finished || pending === "") {
-        watching = false;
-      } else if (appended !== seen) {
-        seen = appended;
-        idle = 0;
-        if (++busy < BURST_TURNS) RESOLVED.then(turn);
-        else burstTask = setTask(endBurst);
-      } else if (++idle < IDLE_TURNS) {
-        RESOLVED.then(turn);
-      } else {
-        watching = false;
-        flush();
-      }
-    };
-    watching = true;
-    RESOLVED.then(turn);
-  };
-  const endBurst = () => {
-    burstTask = undefined;
-    watching = false;
-    if (!finished) flush();
-  };
-  const finish = () => {
-    finished = true;
-    clearTimeout(timer);
-    if (burstTask !== undefined) clearTask(burstTask);
-    signal?.removeEventListener("abort", onAbort);
-  };
-  // Ends the stream early: the client left, the signal aborted, or the
-  // source failed. The producer is told through both `return()` and the
-  // signal a function source received.
-  const stop = (reason: unknown) => {
-    finish();
-    aborter.abort(reason);
-    const open = cursor;
-    if (open) quietly(() => open.close(reason));
-  };
-  const fail = (error: unknown, closeSource: boolean) => {
-    if (finished) return;
-    let reply: SSEEvent | string | void;
-    try {
-      reply = (options.onError ?? defaultOnError)(error);
-    } catch {
-      reply = GENERIC_ERROR;
-    }
-    if (reply !== undefined) {
-      try {
-        append(formatEvent(reply, options));
-      } catch {
-        append(formatEvent(GENERIC_ERROR));
-      }
-    }
-    flush();
-    if (closeSource) stop(error);
-    else {
-      finish();
-      aborter.abort(error);
-    }
-    controller.close();
-  };
-  function onAbort() {
-    if (finished) return;
-    flush();
-    stop(signal!.reason);
-    controller.close();
+  if (typeof source === "function") {
+    body.makeSource = source;
+    // Only a function source is given a signal, so only it pays for one.
+    body.aborter = new AbortController();
+  } else {
+    body.kind = sourceKind(source);
+    body.reader = openSource(body.kind, source);
   }
-
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      // Not write(): the keep-alive timer starts with the first read, so a
-      // Response that is never consumed holds no timer.
-      c.enqueue(encoder.encode(prelude));
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort);
-    },
-    async pull(c) {
-      if (keepAlive && timer === undefined) {
-        lastWrite = Date.now();
-        timer = setTimeout(ping, keepAlive);
-      }
-      if (!cursor) {
-        let made: unknown;
-        try {
-          made = await makeSource!(aborter.signal);
-          if (finished) return quietly(() => openSource(made).close(undefined));
-          cursor = openSource(made);
-        } catch (error) {
-          return fail(error, false);
-        }
-      }
-      const { sync } = cursor;
-      for (;;) {
-        let item: unknown;
-        try {
-          let step = cursor.next();
-          if (!sync) step = await step;
-          if (finished) return;
-          const result = step as IteratorResult<unknown>;
-          if (result.done) {
-            flush();
-            finish();
-            return c.close();
-          }
-          item = result.value;
-          if (sync && isThenable(item)) {
-            item = await item;
-            if (finished) return;
-          }
-        } catch (error) {
-          return fail(error, false);
-        }
-        let text: string;
-        let shared: Encoded | undefined;
-        try {
-          if (typeof item === "string") text = formatEvent(item);
-          else {
-            shared = sharedEncoding(item);
-            text = shared?.text ??
-              (item as Partial<FormattedEvents> | null)?.[FORMATTED] ??
-              formatEvent(item as SSEEvent, options);
-          }
-        } catch (error) {
-          return fail(error, true);
-        }
-        if (text !== "") {
-          append(text, shared);
-          appended++;
-          if (pending.length >= CHUNK_CHARS) flush();
-          else if (!watching) watch();
-        }
-        // Pending text is flushed by the watcher even after we return, so
-        // demand alone decides whether to take another event.
-        if (c.desiredSize! <= 0) return;
-      }
-    },
-    cancel(reason) {
-      if (finished) return;
-      pending = "";
-      stop(reason);
-    },
-  });
-  return new Response(body, { status: options.status ?? 200, headers });
+  const stream = new ReadableStream<Uint8Array>(body);
+  // Not write(): keep-alive checks start with the first read, so a Response
+  // that is never consumed is never scheduled.
+  body.controller.enqueue(encoder.encode(prelude));
+  const { signal } = options;
+  if (signal?.aborted) body.handleEvent();
+  else signal?.addEventListener("abort", body);
+  return new Response(stream, { status: options.status ?? 200, headers });
 }
