@@ -33,6 +33,9 @@ for (const kind of serverKinds) {
         );
         assert.equal(headers.get("cache-control"), "no-cache, no-transform");
         assert.equal(headers.get("x-accel-buffering"), "no");
+        // A body of unknown length goes out chunked, never with a guessed
+        // Content-Length or as a read-until-close HTTP/1.0 body.
+        assert.equal(headers.get("transfer-encoding"), "chunked");
         await within(client.ended, 5_000, "end of body");
         assert.equal(
           client.body,

@@ -106,34 +106,6 @@ function field(response: Exchange, name: string): string[] {
 }
 
 describe("toNodeListener", () => {
-  test("streams createSSEStream events with the SSE headers, then ends", async () => {
-    await withNodeServer((request) =>
-      createSSEStream(
-        async function* () {
-          yield { event: "greeting", id: 1, data: "héllo …" };
-          await sleep(10);
-          yield { data: { n: 2 } };
-        }(),
-        { signal: request.signal },
-      ), async (url) => {
-      const client = new RawClient(url);
-      const { status, headers } = await within(client.response, 5_000, "head");
-      assert.equal(status, 200);
-      assert.equal(
-        headers.get("content-type"),
-        "text/event-stream; charset=utf-8",
-      );
-      assert.equal(headers.get("cache-control"), "no-cache, no-transform");
-      assert.equal(headers.get("transfer-encoding"), "chunked");
-      await within(client.ended, 5_000, "end of body");
-      assert.equal(
-        client.body,
-        ':\nevent: greeting\nid: 1\ndata: héllo …\n\ndata: {"n":2}\n\n',
-      );
-      client.close();
-    });
-  });
-
   test("a client disconnect aborts request.signal and runs the producer's finally within a second", async () => {
     const finallyRan = deferred();
     let requestSignal: AbortSignal | undefined;
