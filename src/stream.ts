@@ -245,7 +245,6 @@ function defaultOnError(error: unknown): SSEEvent {
 // request that set it and may not touch another request's stream. The
 // stream rides along as the timer's argument, so no closure per stream.
 function schedule(body: SSEBody, due: number): void {
-  body.due = due;
   body.timer = setTimeout(checkIdle, Math.max(0, due - Date.now()), body);
 }
 
@@ -282,9 +281,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
   // rescheduling on every write costs more than the write on some runtimes
   // once thousands of streams share one event.
   lastWrite = 0;
-  /** When the next keep-alive check is due; 0 until the first read. */
-  due = 0;
-  /** The keep-alive timer, while one is set. */
+  /** The keep-alive timer: set from the first read until the end. */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Whole events formatted but not yet enqueued. */
   pending = "";
@@ -423,7 +420,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
   pull(
     c: ReadableStreamDefaultController<Uint8Array>,
   ): Promise<void> | void {
-    if (this.keepAlive && this.due === 0 && !this.finished) {
+    if (this.keepAlive && this.timer === undefined && !this.finished) {
       this.lastWrite = Date.now();
       schedule(this, this.lastWrite + this.keepAlive);
     }
