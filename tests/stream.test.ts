@@ -2,6 +2,8 @@
 // backpressure, cancellation, errors and keep-alive.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { compress } from "hono/compress";
 import { deferred, sleep, streamOf } from "./_util.ts";
 import {
   createSSEStream,
@@ -55,6 +57,19 @@ describe("createSSEStream: the response", () => {
     assert.equal(response.headers.get("x-accel-buffering"), "no");
     for (const name of ["connection", "transfer-encoding", "keep-alive"]) {
       assert.equal(response.headers.has(name), false, name);
+    }
+  });
+
+  test("passes through Hono's compress() uncompressed, whatever its type filter (README, Deploying)", async () => {
+    for (const contentTypeFilter of [undefined, /event-stream/]) {
+      const app = new Hono();
+      app.use(compress({ contentTypeFilter }));
+      app.get("/", () => createSSEStream(["a", "b"]));
+      const response = await app.request("/", {
+        headers: { "Accept-Encoding": "gzip, deflate" },
+      });
+      assert.equal(response.headers.has("content-encoding"), false);
+      assert.equal(await response.text(), ":\ndata: a\n\ndata: b\n\n");
     }
   });
 
