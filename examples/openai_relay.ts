@@ -1,9 +1,7 @@
 // Relaying an LLM's token stream, offline: a fake OpenAI-compatible upstream
 // (chat.completion.chunk events, then `data: [DONE]`) and a relay that
 // forwards only the token deltas and a final `event: done` to the browser.
-//
-//   deno run -A examples/openai_relay.ts     # or: bun examples/openai_relay.ts
-//   curl -N -X POST -d '{"prompt":"hi"}' http://127.0.0.1:8001/chat
+// The demo (`npm run demo`, examples/demo/) serves both on every runtime.
 import { createSSEStream, relaySSE } from "../mod.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -114,27 +112,4 @@ export async function relayChat(
       },
     },
   );
-}
-
-if ((import.meta as { main?: boolean }).main) {
-  const port = 8001;
-  const upstream = `http://127.0.0.1:${port}/v1/chat/completions`;
-  const handler = (request: Request) => {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/v1/chat/completions") return fakeOpenAI(request);
-    if (pathname === "/chat" && request.method === "POST") {
-      return relayChat(request, upstream);
-    }
-    return new Response('POST /chat with {"prompt": "…"}\n', {
-      status: 404,
-    });
-  };
-  const runtime = globalThis as {
-    Deno?: { serve(o: object, h: typeof handler): unknown };
-    Bun?: { serve(o: object): unknown };
-  };
-  if (runtime.Deno) {
-    runtime.Deno.serve({ hostname: "127.0.0.1", port }, handler);
-  } else runtime.Bun?.serve({ hostname: "127.0.0.1", port, fetch: handler });
-  console.log(`relay on http://127.0.0.1:${port}/chat`);
 }

@@ -36,9 +36,6 @@ const bundle = (entry, file, platform) =>
     platform,
     target: platform === "node" ? "node20" : "es2022",
     logLevel: "warning",
-    // In one bundle every module would see itself as the main one and run
-    // its standalone block (examples/openai_relay.ts has one).
-    define: { "import.meta.main": "false" },
   });
 await bundle("mod.ts", "ssekit.js", "browser");
 const main = join(root, "examples", "demo", "main.ts");
