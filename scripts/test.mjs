@@ -21,15 +21,37 @@ const bin = join(root, "node_modules", ".bin");
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
 const MINUTE = 60_000;
 
+// Lines of a failed step that name what failed, in the reporters of deno
+// test, bun test, node --test and the linters; repeated at the end of the
+// run, where a log that keeps only its tail still shows them.
+const FAILED_TEST = /\(fail\)|FAILED|^\s*not ok/;
+const FAILURE_DETAIL = /^error|Error:|^\s*at .*\.test\.|expected|actual/i;
+const MAX_FAILURE_LINES = 80;
+const failures = [];
+
 function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   const result = spawnSync(command, args, {
     cwd,
     env,
-    stdio: "inherit",
+    stdio: ["inherit", "pipe", "pipe"],
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
     timeout,
   });
+  process.stdout.write(result.stdout ?? "");
+  process.stderr.write(result.stderr ?? "");
   if (result.error) throw result.error;
   if (result.status !== 0) {
+    // deno-lint-ignore no-control-regex
+    const plain = (result.stdout + result.stderr).replace(/\x1b\[[\d;]*m/g, "");
+    const lines = plain.split("\n");
+    failures.push(
+      `--- ${command} ${args.join(" ")}`,
+      ...[
+        ...lines.filter((line) => FAILED_TEST.test(line)),
+        ...lines.filter((line) => FAILURE_DETAIL.test(line)),
+      ].slice(0, MAX_FAILURE_LINES),
+    );
     throw new Error(
       `${command} ${args.join(" ")} exited with ${
         result.status ?? result.signal
@@ -153,6 +175,9 @@ for (const [name, step] of steps) {
     failed.push(name);
     console.log(`=== ${name}: FAILED: ${error.message}`);
   }
+}
+if (failures.length) {
+  console.log("\nWhat the failed steps reported:\n" + failures.join("\n"));
 }
 console.log(
   `\nAll steps took ${((Date.now() - started) / 1000).toFixed(0)} s.${

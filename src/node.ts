@@ -42,6 +42,7 @@ import {
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe } from "./describe.ts";
+import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";
 
 /** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -231,6 +232,62 @@ function toRequest(
   return new Request(requestURL(req), init);
 }
 
+// Writes a createSSEStream body straight to the response, with the demand
+// the body asks for standing in for a stream's: more while the socket takes
+// it, none while it waits for "drain".
+class ResponseSink implements SSESink {
+  res: ServerResponse;
+  body: AdoptedSSEBody;
+  open = true;
+  full = false;
+  /** Resolves the pump's wait for "drain", while there is one. */
+  wake: (() => void) | undefined = undefined;
+
+  constructor(res: ServerResponse, body: AdoptedSSEBody) {
+    this.res = res;
+    this.body = body;
+  }
+
+  get desiredSize(): number {
+    return this.full ? 0 : 1;
+  }
+
+  enqueue(chunk: Uint8Array): void {
+    if (!this.open || this.res.write(chunk) || this.full) return;
+    this.full = true;
+    // A "drain" listener only while waiting: an idle stream keeps none.
+    this.res.once("drain", () => {
+      this.full = false;
+      this.wake?.();
+    });
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.res.end();
+  }
+
+  /** The client left: nothing more is written, and the body is cancelled. */
+  cancel(reason: unknown): void {
+    if (!this.open) return;
+    this.open = false;
+    this.body.cancel(reason);
+    this.wake?.();
+  }
+
+  async pump(): Promise<void> {
+    while (this.open && !this.body.finished) {
+      if (this.full) {
+        await new Promise<void>((resolve) => this.wake = resolve);
+        this.wake = undefined;
+      } else await this.body.pull(this);
+    }
+    // A body ends by closing its sink; this is for one that did not.
+    this.close();
+  }
+}
+
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
@@ -270,8 +327,12 @@ async function handle(
   }
 }
 
-// Runs the handler and writes the head; resolves to the body's reader, or
-// undefined when the response is over. A function of its own, so the
+// What a response body is read through: a reader of its stream, or a sink
+// that an adopted createSSEStream body writes to.
+type Outgoing = ReadableStreamDefaultReader<Uint8Array> | ResponseSink;
+
+// Runs the handler and writes the head; resolves to what the body is read
+// through, or undefined when the response is over. A function of its own, so the
 // Response is garbage while a long body streams: a suspended async function
 // keeps its locals alive.
 async function begin(
@@ -281,7 +342,7 @@ async function begin(
   signal: AbortSignal,
   onError: (error: unknown) => void,
   closed: () => boolean,
-): Promise<ReadableStreamDefaultReader<Uint8Array> | undefined> {
+): Promise<Outgoing | undefined> {
   const response = await handle(handler, req, res, signal, onError);
   if (!response) return undefined;
   if (closed()) {
@@ -296,11 +357,13 @@ function sendHead(
   res: ServerResponse,
   response: Response,
   onError: (error: unknown) => void,
-): ReadableStreamDefaultReader<Uint8Array> | undefined {
+): Outgoing | undefined {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let adopted: AdoptedSSEBody | undefined;
   try {
     if (req.method !== "HEAD" && response.body !== null) {
-      reader = response.body.getReader();
+      adopted = adoptSSEBody(response);
+      if (!adopted) reader = response.body.getReader();
     }
     const head: string[] = [];
     response.headers.forEach((value, name) => {
@@ -316,10 +379,12 @@ function sendHead(
   } catch (error) {
     // A locked body or a status node:http refuses: the head is not sent yet.
     report(onError, error);
-    (reader ?? response.body)?.cancel(error).catch(noop);
+    if (adopted) adopted.cancel(error);
+    else (reader ?? response.body)?.cancel(error).catch(noop);
     sendText(res, 500, "Internal Server Error");
     return undefined;
   }
+  if (adopted) return new ResponseSink(res, adopted);
   if (!reader) {
     response.body?.cancel().catch(noop);
     res.end();
@@ -337,7 +402,7 @@ async function respond(
   const aborter = new AbortController();
   // Assigned once, below, but read by the close listener before that.
   // deno-lint-ignore prefer-const
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let outgoing: Outgoing | undefined;
   let closed = false;
   // Resolves the wait for "drain", while there is one.
   let wake: (() => void) | undefined;
@@ -353,13 +418,20 @@ async function respond(
         "The client disconnected before the response was complete",
         "AbortError",
       );
-      aborter.abort(reason);
-      reader?.cancel(reason).catch(noop);
+      if (outgoing instanceof ResponseSink) {
+        // Before the abort: a body that watches the signal would end the
+        // response it can no longer write to.
+        outgoing.cancel(reason);
+        aborter.abort(reason);
+      } else {
+        aborter.abort(reason);
+        outgoing?.cancel(reason).catch(noop);
+      }
     }
     wake?.();
   });
 
-  reader = await begin(
+  outgoing = await begin(
     handler,
     req,
     res,
@@ -367,7 +439,7 @@ async function respond(
     onError,
     () => closed,
   );
-  if (!reader) return;
+  if (!outgoing) return;
   // Headers go out now, not with the first chunk of a body that may take a
   // while (an SSE stream's first event). Nagle would then hold back each
   // small write until the previous one is acknowledged, up to 40 ms with
@@ -375,6 +447,11 @@ async function respond(
   // node:http already turned it off.
   res.socket?.setNoDelay(true);
   res.flushHeaders();
+  if (outgoing instanceof ResponseSink) {
+    outgoing.body.begin(outgoing);
+    return outgoing.pump();
+  }
+  const reader = outgoing;
   // Cleared once written: a suspended async function keeps its variables,
   // and an idle stream would keep its last chunk.
   let chunk: ReadableStreamReadResult<Uint8Array> | undefined;

@@ -259,14 +259,66 @@ function checkIdle(body: SSEBody): void {
 }
 
 /**
+ * Where a body's bytes go: the controller of its `ReadableStream`, or a
+ * server that adopted the body (see {@linkcode adoptSSEBody}).
+ */
+export interface SSESink {
+  /** Whether more is wanted: the body takes events only while this is above 0. */
+  readonly desiredSize: number | null;
+  /** Sends bytes. */
+  enqueue(chunk: Uint8Array): void;
+  /** Ends the body. */
+  close(): void;
+}
+
+/** A body taken out of its `ReadableStream` by {@linkcode adoptSSEBody}. */
+export interface AdoptedSSEBody {
+  /** Whether the stream is over: ended, failed or cancelled. */
+  readonly finished: boolean;
+  /** Starts writing to `sink`, first the stream's opening line. */
+  begin(sink: SSESink): void;
+  /** Takes events while `sink` has demand, as a stream's `pull` does. */
+  pull(sink: SSESink): Promise<void> | void;
+  /** Ends the stream early, as a stream's `cancel` does. */
+  cancel(reason: unknown): void;
+}
+
+// Bodies not yet read, by their stream, for adoptSSEBody. Weak: a Response
+// that is never served must not be kept.
+const unread = new WeakMap<ReadableStream<Uint8Array>, SSEBody>();
+
+function prelude(options: SSEStreamOptions): string {
+  return options.retry === undefined
+    ? ":\n"
+    : formatEvent({ retry: options.retry });
+}
+
+/**
+ * Takes the body of a {@linkcode createSSEStream} response out of its
+ * `ReadableStream`, so a server that writes bytes itself (`ssekit/node`)
+ * drives it directly: no stream, reader or read per chunk in between, and
+ * an idle connection keeps none of them. Returns undefined for any other
+ * body, or one already read, locked or ended; the stream is then read as
+ * usual. Once adopted, the stream must not be read.
+ */
+export function adoptSSEBody(response: Response): AdoptedSSEBody | undefined {
+  const stream = response.body;
+  if (stream === null || response.bodyUsed || stream.locked) return undefined;
+  const body = unread.get(stream);
+  if (body === undefined || body.finished) return undefined;
+  unread.delete(stream);
+  return body;
+}
+
+/**
  * A stream's state and the algorithms of its body, in one object: the
  * underlying source of the body's ReadableStream, and the listener of
  * `options.signal` (through `handleEvent`). Methods on a class cost nothing
  * per stream, where a closure per step would cost each idle stream its own
  * functions and their context.
  */
-class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
-  controller!: ReadableStreamDefaultController<Uint8Array>;
+class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
+  controller!: SSESink;
   options: SSEStreamOptions;
   keepAlive: number;
   /** The source once opened: its kind (0 until then) and reader. */
@@ -300,6 +352,11 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.controller = controller;
+  }
+
+  begin(sink: SSESink): void {
+    this.controller = sink;
+    sink.enqueue(encoder.encode(prelude(this.options)));
   }
 
   /** The keep-alive check, due at `now`. */
@@ -417,9 +474,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
     this.controller.close();
   }
 
-  pull(
-    c: ReadableStreamDefaultController<Uint8Array>,
-  ): Promise<void> | void {
+  pull(c: SSESink): Promise<void> | void {
     if (this.keepAlive && this.timer === undefined && !this.finished) {
       this.lastWrite = Date.now();
       schedule(this, this.lastWrite + this.keepAlive);
@@ -428,7 +483,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   // Makes the source of a function source, at the first read.
-  async open(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  async open(c: SSESink): Promise<void> {
     try {
       const made = await this.makeSource!(this.aborter!.signal);
       this.makeSource = undefined;
@@ -447,7 +502,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array> {
   // Takes events while the body has demand. Kept small, and the formatting
   // out of it, because an idle stream waits inside it: a suspended async
   // function keeps a slot for every local it has.
-  async read(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  async read(c: SSESink): Promise<void> {
     const sync = this.kind === SYNC;
     for (;;) {
       // The step and the item are overwritten before every wait: the
@@ -562,9 +617,8 @@ export function createSSEStream(
 ): Response {
   const headers = responseHeaders(options.headers);
   const body = new SSEBody(options, keepAliveInterval(options.keepAlive));
-  const prelude = options.retry === undefined
-    ? ":\n"
-    : formatEvent({ retry: options.retry });
+  // Before the source is opened: an invalid retry throws here.
+  const first = encoder.encode(prelude(options));
   if (typeof source === "function") {
     body.makeSource = source;
     // Only a function source is given a signal, so only it pays for one.
@@ -576,9 +630,10 @@ export function createSSEStream(
   const stream = new ReadableStream<Uint8Array>(body);
   // Not write(): keep-alive checks start with the first read, so a Response
   // that is never consumed is never scheduled.
-  body.controller.enqueue(encoder.encode(prelude));
+  body.controller.enqueue(first);
   const { signal } = options;
   if (signal?.aborted) body.handleEvent();
   else signal?.addEventListener("abort", body);
+  unread.set(stream, body);
   return new Response(stream, { status: options.status ?? 200, headers });
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createServer } from "node:http";
 import { connect, type Socket } from "node:net";
-import { createSSEStream } from "../mod.ts";
+import { createSSEStream, formatEvent } from "../mod.ts";
 import {
   type FetchHandler,
   type NodeListenerOptions,
@@ -379,6 +379,52 @@ describe("toNodeListener", () => {
       assert.equal(none.body, "");
       await sleep(50);
       assert.equal(started, 0, "a HEAD response's body was produced");
+    });
+  });
+
+  test("a createSSEStream body re-wrapped, or partly read, by the handler is served whole", async () => {
+    const events = ["one", "two", "three"].map((data) => ({ data }));
+    const expected = events.map((event) => formatEvent(event)).join("");
+    const finallyRan = { rewrapped: false, partlyRead: false };
+    function source(which: keyof typeof finallyRan) {
+      return async function* () {
+        try {
+          yield* events;
+        } finally {
+          finallyRan[which] = true;
+        }
+      }();
+    }
+    await withNodeServer(async (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/rewrapped") {
+        // What middleware does to add a header (Hono's, among others).
+        const inner = createSSEStream(source("rewrapped"));
+        const headers = new Headers(inner.headers);
+        headers.set("x-wrapped", "yes");
+        return new Response(inner.body, { status: 201, headers });
+      }
+      const inner = createSSEStream(source("partlyRead"), { retry: 1500 });
+      const reader = inner.body!.getReader();
+      const first = await reader.read();
+      reader.releaseLock();
+      assert.equal(new TextDecoder().decode(first.value), "retry: 1500\n");
+      return inner;
+    }, async (_url, port) => {
+      const rewrapped = await exchange(
+        port,
+        "GET /rewrapped HTTP/1.1\nHost: x\nConnection: close\n",
+      );
+      assert.equal(rewrapped.status, 201);
+      assert.deepEqual(field(rewrapped, "x-wrapped"), ["yes"]);
+      assert.equal(rewrapped.body, ":\n" + expected);
+      const partlyRead = await exchange(
+        port,
+        "GET /partly-read HTTP/1.1\nHost: x\nConnection: close\n",
+      );
+      assert.equal(partlyRead.status, 200);
+      assert.equal(partlyRead.body, expected);
+      assert.deepEqual(finallyRan, { rewrapped: true, partlyRead: true });
     });
   });
 
