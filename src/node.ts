@@ -365,20 +365,23 @@ function sendHead(
       adopted = adoptSSEBody(response);
       if (!adopted) reader = response.body.getReader();
     }
-    const head: string[] = [];
+    // setHeader rather than a list given to writeHead: it merges with
+    // headers that middleware set before, and on-headers before 1.1.0
+    // (Express's compression, morgan, express-session) garbles the list
+    // form (CVE-2025-7339).
     response.headers.forEach((value, name) => {
       if (name !== "set-cookie" && !HOP_BY_HOP.has(name)) {
-        head.push(name, value);
+        res.setHeader(name, value);
       }
     });
-    for (const cookie of response.headers.getSetCookie()) {
-      head.push("set-cookie", cookie);
-    }
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length > 0) res.setHeader("set-cookie", cookies);
     if (response.statusText) res.statusMessage = response.statusText;
-    res.writeHead(response.status, head);
+    res.writeHead(response.status);
   } catch (error) {
     // A locked body or a status node:http refuses: the head is not sent yet.
     report(onError, error);
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
     if (adopted) adopted.cancel(error);
     else (reader ?? response.body)?.cancel(error).catch(noop);
     sendText(res, 500, "Internal Server Error");
@@ -517,7 +520,10 @@ function listener(
  *   `Connection`, `Keep-Alive` and `Transfer-Encoding` left to Node), sent
  *   at once with Nagle's algorithm off; then the body, read only as fast as
  *   the client takes it. A disconnect cancels the body, so a producer's
- *   `finally` runs. A `HEAD` response's body is cancelled unread.
+ *   `finally` runs. A `HEAD` response's body is cancelled unread. A body
+ *   made by `createSSEStream` (also when re-wrapped in another `Response`)
+ *   is written to the socket directly rather than through its
+ *   `ReadableStream`, so an idle event stream holds less memory.
  * - **Errors:** a handler that throws, rejects or returns a non-`Response`
  *   gets a `500`; a body that errors mid-way closes the connection, so the
  *   client sees a truncated response. Both are reported to

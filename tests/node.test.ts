@@ -524,21 +524,33 @@ describe("toNodeListener", () => {
     }, { onError: (error) => reported.push(error) });
   });
 
-  test("works as the listener of a plain node:http server", async () => {
-    const server = createServer(
-      toNodeListener((request) =>
-        createSSEStream([{ data: new URL(request.url).pathname }])
-      ),
+  test("works as the listener of a plain node:http server, after middleware that set headers", async () => {
+    const listener = toNodeListener((request) =>
+      createSSEStream([{ data: new URL(request.url).pathname }], {
+        headers: { "x-both": "handler" },
+      })
     );
+    const server = createServer((req, res) => {
+      // What CORS or session middleware does before the route runs.
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader("x-both", "middleware");
+      listener(req, res);
+    });
     await new Promise<void>((resolve) =>
       server.listen(0, "127.0.0.1", resolve)
     );
     try {
       const { port } = server.address() as { port: number };
-      const client = new RawClient(`http://127.0.0.1:${port}/plain`);
-      await within(client.ended, 5_000, "end of body");
-      assert.equal(client.body, ":\ndata: /plain\n\n");
-      client.close();
+      const response = await exchange(
+        port,
+        "GET /plain HTTP/1.1\nHost: x\nConnection: close\n",
+      );
+      assert.equal(response.body, ":\ndata: /plain\n\n");
+      assert.deepEqual(field(response, "access-control-allow-origin"), ["*"]);
+      assert.deepEqual(field(response, "x-both"), ["handler"]);
+      assert.deepEqual(field(response, "content-type"), [
+        "text/event-stream; charset=utf-8",
+      ]);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
