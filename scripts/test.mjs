@@ -2,7 +2,9 @@
 // Node and npm exist: install, static checks, the one test suite on Deno,
 // Bun and Node, the JSR dry run, and the npm package checked as users get it.
 // Every step runs even after a failure, so one run shows everything wrong.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   mkdtempSync,
   readdirSync,
@@ -29,35 +31,55 @@ const FAILURE_DETAIL = /^error|Error:|^\s*at .*\.test\.|expected|actual/i;
 const MAX_FAILURE_LINES = 80;
 const failures = [];
 
-function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
-  const result = spawnSync(command, args, {
+// Output kept per step for the summary; a step that says more keeps its end.
+const MAX_OUTPUT = 32 * 1024 * 1024;
+// How long to wait, once a command has exited, for the rest of its output:
+// a process it left behind may hold its pipes open for good.
+const OUTPUT_GRACE_MS = 2_000;
+
+async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
+  const child = spawn(command, args, {
     cwd,
     env,
     stdio: ["inherit", "pipe", "pipe"],
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-    timeout,
   });
-  process.stdout.write(result.stdout ?? "");
-  process.stderr.write(result.stderr ?? "");
-  if (result.error) throw result.error;
-  if (result.status !== 0) {
-    // deno-lint-ignore no-control-regex
-    const plain = (result.stdout + result.stderr).replace(/\x1b\[[\d;]*m/g, "");
-    const lines = plain.split("\n");
-    failures.push(
-      `--- ${command} ${args.join(" ")}`,
-      ...[
-        ...lines.filter((line) => FAILED_TEST.test(line)),
-        ...lines.filter((line) => FAILURE_DETAIL.test(line)),
-      ].slice(0, MAX_FAILURE_LINES),
-    );
-    throw new Error(
-      `${command} ${args.join(" ")} exited with ${
-        result.status ?? result.signal
-      }`,
-    );
-  }
+  let output = "";
+  const keep = (sink) => (chunk) => {
+    sink.write(chunk);
+    output = (output + chunk.toString("utf8")).slice(-MAX_OUTPUT);
+  };
+  child.stdout.on("data", keep(process.stdout));
+  child.stderr.on("data", keep(process.stderr));
+  // once() rejects on "error", e.g. a command that does not exist.
+  const closed = once(child, "close").catch(() => {});
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, timeout);
+  const [status, signal] = await once(child, "exit").finally(() =>
+    clearTimeout(timer)
+  );
+  await Promise.race([closed, sleep(OUTPUT_GRACE_MS)]);
+  child.stdout.destroy();
+  child.stderr.destroy();
+  if (status === 0) return;
+  // deno-lint-ignore no-control-regex
+  const lines = output.replace(/\x1b\[[\d;]*m/g, "").split("\n");
+  failures.push(
+    `--- ${command} ${args.join(" ")}`,
+    ...[
+      ...lines.filter((line) => FAILED_TEST.test(line)),
+      ...lines.filter((line) => FAILURE_DETAIL.test(line)),
+    ].slice(0, MAX_FAILURE_LINES),
+  );
+  throw new Error(
+    `${command} ${args.join(" ")} ${
+      timedOut
+        ? `did not finish within ${timeout / 1000} s`
+        : `exited with ${status ?? signal}`
+    }`,
+  );
 }
 
 function testFiles(dir, suffix) {
@@ -67,18 +89,22 @@ function testFiles(dir, suffix) {
 
 // Installs the packed tarball into a scratch project and imports it the way
 // users do, from each runtime.
-function smokeTestPackage() {
+async function smokeTestPackage() {
   const scratch = mkdtempSync(join(tmpdir(), "ssekit-pack-"));
   try {
-    run("npm", ["pack", join(root, "npm"), "--pack-destination", scratch], {
-      cwd: scratch,
-    });
+    await run(
+      "npm",
+      ["pack", join(root, "npm"), "--pack-destination", scratch],
+      {
+        cwd: scratch,
+      },
+    );
     const tarball = readdirSync(scratch).find((name) => name.endsWith(".tgz"));
     writeFileSync(
       join(scratch, "package.json"),
       JSON.stringify({ name: "smoke", private: true, type: "module" }),
     );
-    run("npm", [
+    await run("npm", [
       "install",
       "--no-audit",
       "--no-fund",
@@ -95,9 +121,9 @@ if (text !== ":\\n" + formatEvent({ event: "hi", data: [1] })) {
 console.log("smoke: imported ssekit and streamed", JSON.stringify(text));
 `,
     );
-    run("node", ["smoke.mjs"], { cwd: scratch });
-    run("bun", ["smoke.mjs"], { cwd: scratch });
-    run("deno", ["run", "-A", "smoke.mjs"], { cwd: scratch });
+    await run("node", ["smoke.mjs"], { cwd: scratch });
+    await run("bun", ["smoke.mjs"], { cwd: scratch });
+    await run("deno", ["run", "-A", "smoke.mjs"], { cwd: scratch });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -113,23 +139,23 @@ const steps = [
   ],
   ["deno test", () => run("deno", ["test", "-A", "tests/"])],
   ["bun test", () => run("bun", ["test", "--timeout", "60000", "./tests/"])],
-  ["node test (compiled)", () => {
+  ["node test (compiled)", async () => {
     rmSync(join(root, ".build"), { recursive: true, force: true });
-    run("tsc", ["-p", "tsconfig.test.json"]);
-    run("node", [
+    await run("tsc", ["-p", "tsconfig.test.json"]);
+    await run("node", [
       "--test",
       ...testFiles(join(root, ".build", "tests"), ".test.js"),
     ]);
   }],
   // Runs on the output the step above compiled; the .browser.ts files drive
   // Chromium from Node and start servers on every runtime themselves.
-  ["browser tests (Chromium)", () => {
+  ["browser tests (Chromium)", async () => {
     const files = testFiles(
       join(root, ".build", "tests", "browser"),
       ".browser.js",
     );
     if (files.length === 0) throw new Error("no browser test files compiled");
-    run("node", ["--test", "--test-concurrency=1", ...files], {
+    await run("node", ["--test", "--test-concurrency=1", ...files], {
       timeout: 20 * MINUTE,
     });
   }],
@@ -137,11 +163,11 @@ const steps = [
     "deno publish --dry-run",
     () => run("deno", ["publish", "--dry-run", "--allow-dirty"]),
   ],
-  ["deno doc --lint (every entry point)", () => {
+  ["deno doc --lint (every entry point)", async () => {
     const { exports } = JSON.parse(
       readFileSync(join(root, "deno.json"), "utf8"),
     );
-    run("deno", ["doc", "--lint", ...Object.values(exports)]);
+    await run("deno", ["doc", "--lint", ...Object.values(exports)]);
   }],
   ["npm run build", () => run("npm", ["run", "build"])],
   ["publint", () => run("publint", ["npm"])],
@@ -169,7 +195,7 @@ for (const [name, step] of steps) {
   console.log(`\n=== ${name}`);
   const t0 = Date.now();
   try {
-    step();
+    await step();
     console.log(`=== ${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (error) {
     failed.push(name);
