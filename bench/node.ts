@@ -3,11 +3,11 @@
  * `ssekit/node` next to a plain `node:http` server that calls `res.write`
  * once per event, over loopback in the same run: events per second, time
  * to first event, and memory per idle SSE connection. The memory
- * measurement adds a third server, the fetch floor: the least any
- * fetch-handler adapter on `node:http` holds per idle SSE connection (a
- * `Request`, a `Response` whose stream waits on the broadcast, and a pending
- * read), so ssekit's cost above plain `res.write` splits into what the Web
- * APIs cost and what ssekit adds.
+ * measurement adds a third server, the fetch floor: the least a
+ * fetch-handler adapter on `node:http` holds per idle SSE connection when it
+ * reads the response body as a stream (a `Request`, a `Response` whose
+ * stream waits on the broadcast, and a pending read). ssekit/node does not
+ * read a `createSSEStream` body as a stream, so it can go below the floor.
  *
  * The servers run in a child process of the same runtime, so the client's
  * work and memory stay out of their numbers; every memory round gets a
@@ -74,8 +74,8 @@ const SSE_HEADERS = {
 };
 const IMPLS = ["ssekit", "plain"] as const;
 type ImplName = (typeof IMPLS)[number];
-// The fetch floor is measured for memory only: it is a lower bound for
-// ssekit's idle cost, not an SSE server to race.
+// The fetch floor is measured for memory only: what reading the body as a
+// stream costs, not an SSE server to race.
 const MEMORY_IMPLS = [...IMPLS, "floor"] as const;
 type MemoryImplName = (typeof MEMORY_IMPLS)[number];
 
@@ -815,7 +815,7 @@ function render(results: Omit<NodeBenchResults, "markdown">): string {
     "",
     `**Idle connections**: ${
       fixed(results.connections, 0)
-    } open SSE connections waiting for a broadcast; the server process's heap and RSS growth after garbage collection, per connection, median of ${MEMORY_ROUNDS} rounds, each in a fresh process, which then broadcasts one event that every connection must receive. The fetch floor (memory only) is the least any fetch-handler adapter on \`node:http\` holds: a \`Request\` (URL, method, headers, an abort signal), a \`Response\` whose \`ReadableStream\` enqueues the broadcast and the plain server's keep-alive timer, and a pending \`reader.read()\`; ssekit − floor is what ssekit and its adapter add above it.`,
+    } open SSE connections waiting for a broadcast; the server process's heap and RSS growth after garbage collection, per connection, median of ${MEMORY_ROUNDS} rounds, each in a fresh process, which then broadcasts one event that every connection must receive. The fetch floor (memory only) is the least a fetch-handler adapter on \`node:http\` holds when it reads the body as a stream: a \`Request\` (URL, method, headers, an abort signal), a \`Response\` whose \`ReadableStream\` enqueues the broadcast and the plain server's keep-alive timer, and a pending \`reader.read()\`. ssekit/node writes a \`createSSEStream\` body to the socket without its stream, so ssekit − floor can be below zero.`,
     "",
     table(
       ["server", "heap bytes", "RSS bytes", "heap samples", "RSS samples"],

@@ -443,6 +443,13 @@ async function respond(
     () => closed,
   );
   if (!outgoing) return;
+  if (closed) {
+    // The client left while the head was being sent: nothing is written.
+    const reason = aborter.signal.reason;
+    if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
+    else outgoing.cancel(reason).catch(noop);
+    return;
+  }
   // Headers go out now, not with the first chunk of a body that may take a
   // while (an SSE stream's first event). Nagle would then hold back each
   // small write until the previous one is acknowledged, up to 40 ms with
