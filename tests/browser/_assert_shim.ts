@@ -559,17 +559,27 @@ function throws(
   expectCaught(caught, expected, msg, "throws");
 }
 
+// What doesNotThrow and doesNotReject report, worded as Node's are.
+function unwanted(
+  what: "exception" | "rejection",
+  error: unknown,
+  message: string | undefined,
+  operator: string,
+): never {
+  fail(
+    undefined,
+    `Got unwanted ${what}${message ? `: ${message}` : "."}\nActual message: "${
+      (error as Error)?.message
+    }"`,
+    { actual: error, operator },
+  );
+}
+
 function doesNotThrow(fn: () => unknown, message?: string): void {
   try {
     fn();
   } catch (error) {
-    fail(
-      undefined,
-      `Got unwanted exception${
-        message ? `: ${message}` : "."
-      }\nActual message: "${(error as Error)?.message}"`,
-      { actual: error, operator: "doesNotThrow" },
-    );
+    unwanted("exception", error, message, "doesNotThrow");
   }
 }
 
@@ -622,13 +632,7 @@ async function doesNotReject(
 ): Promise<void> {
   const caught = await settle(promiseOrFn);
   if (caught !== NO_ERROR) {
-    fail(
-      undefined,
-      `Got unwanted rejection${
-        message ? `: ${message}` : "."
-      }\nActual message: "${(caught as Error)?.message}"`,
-      { actual: caught, operator: "doesNotReject" },
-    );
+    unwanted("rejection", caught, message, "doesNotReject");
   }
 }
 
