@@ -276,7 +276,9 @@ class ResponseSink implements SSESink {
     this.wake?.();
   }
 
+  /** Writes the body from its first line to its end, or the client's leaving. */
   async pump(): Promise<void> {
+    this.body.begin(this);
     while (this.open && !this.body.finished) {
       if (this.full) {
         await new Promise<void>((resolve) => this.wake = resolve);
@@ -457,10 +459,7 @@ async function respond(
   // node:http already turned it off.
   res.socket?.setNoDelay(true);
   res.flushHeaders();
-  if (outgoing instanceof ResponseSink) {
-    outgoing.body.begin(outgoing);
-    return outgoing.pump();
-  }
+  if (outgoing instanceof ResponseSink) return outgoing.pump();
   const reader = outgoing;
   // Cleared once written: a suspended async function keeps its variables,
   // and an idle stream would keep its last chunk.
