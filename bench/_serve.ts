@@ -9,8 +9,6 @@
 import { connect } from "node:net";
 import { type Handler, serve as serveTest } from "../tests/_server.ts";
 
-export type { Handler };
-
 /** A listening server. */
 export interface Served {
   port: number;

@@ -40,9 +40,8 @@ import {
   table,
 } from "./_util.ts";
 
-// `encode.ts` takes the same `--name=N` form; `npm run bench` forwards its
-// arguments to both, so unknown ones (`--events`) are ignored here.
-
+// `npm run bench` forwards its arguments to every bench file; numberArg
+// ignores the ones this file does not read (`--events`).
 const MIB = 1024 * 1024;
 const LARGE_BYTES = numberArg("mib", 32) * MIB;
 const SMALL_BYTES = MIB;

@@ -1,4 +1,4 @@
-// Runs bench/encode.ts, then bench/node.ts, then bench/parse.ts, on Deno,
+// Runs bench/encode.ts, node.ts, parse.ts, relay.ts and hub.ts, on Deno,
 // Bun and Node, one runtime at a time so they do not compete for the cores,
 // and writes the combined bench/results.md.
 //
@@ -255,8 +255,11 @@ async function main() {
   const parseOutcomes = await runEach("parse");
   // These print their own markdown; a crash is reported in their place.
   const sections = [];
+  let sectionsBroken = false;
   for (const file of ["relay", "hub"]) {
     for (const { runtime, results, error } of await runEach(file, false)) {
+      // Their check columns say "✗ <what>" for output that failed its check.
+      sectionsBroken ||= Boolean(error) || /✗ [^|\s]/.test(results);
       sections.push(
         results ?? `## ${file} (${runtime.name})\n\nFailed: ${error.message}\n`,
       );
@@ -293,7 +296,7 @@ async function main() {
     parseOutcomes.some(({ results, error }) =>
       error || parseFailures(results).length > 0
     );
-  process.exitCode = broken ? 1 : 0;
+  process.exitCode = broken || sectionsBroken ? 1 : 0;
 }
 
 await main();

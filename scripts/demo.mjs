@@ -37,14 +37,19 @@ const bundle = (entry, file, platform) =>
     target: platform === "node" ? "node20" : "es2022",
     logLevel: "warning",
   });
-await bundle("mod.ts", "ssekit.js", "browser");
 const main = join(root, "examples", "demo", "main.ts");
 let command;
-if (runtime === "node") {
-  await bundle("examples/demo/main.ts", "main.mjs", "node");
-  command = ["node", join(out, "main.mjs")];
-} else if (runtime === "deno") command = ["deno", "run", "-A", main];
-else command = ["bun", main];
+try {
+  await bundle("mod.ts", "ssekit.js", "browser");
+  if (runtime === "node") {
+    await bundle("examples/demo/main.ts", "main.mjs", "node");
+    command = [process.execPath, join(out, "main.mjs")];
+  } else if (runtime === "deno") command = ["deno", "run", "-A", main];
+  else command = ["bun", main];
+} catch (error) {
+  rmSync(out, { recursive: true, force: true });
+  throw error;
+}
 
 const bin = join(root, "node_modules", ".bin");
 // The server's stdin is a pipe this process holds open: if this process dies
@@ -56,6 +61,7 @@ const child = spawn(command[0], [...command.slice(1), ...serverArgs], {
     ...process.env,
     PATH: `${bin}:${process.env.PATH}`,
     SSEKIT_DEMO_CLIENT: join(out, "ssekit.js"),
+    SSEKIT_DEMO_STOP_ON_STDIN_END: "1",
   },
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {
@@ -66,7 +72,7 @@ child.on("error", (error) => {
   rmSync(out, { recursive: true, force: true });
   process.exit(1);
 });
-child.on("exit", (code, signal) => {
+child.on("exit", (code) => {
   rmSync(out, { recursive: true, force: true });
-  process.exit(code ?? (signal ? 1 : 0));
+  process.exit(code ?? 1); // null only when a signal ended it
 });

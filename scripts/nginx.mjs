@@ -15,14 +15,13 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { ensureDebianPackage, freePort } from "./services.mjs";
+import { ensureDebianPackage, freePort, probe } from "./services.mjs";
 
-export const NGINX = "/usr/sbin/nginx";
+const NGINX = "/usr/sbin/nginx";
 const HOST = "127.0.0.1";
 // The example addresses in docs/nginx.conf, the only text the tests change.
 const SHIPPED_LISTEN = "listen 80;";
@@ -43,7 +42,7 @@ function root() {
 }
 
 /** The config users are told to copy, as shipped. */
-export function shippedConfig() {
+function shippedConfig() {
   return readFileSync(join(root(), "docs", "nginx.conf"), "utf8");
 }
 
@@ -68,7 +67,7 @@ function replaceOnce(text, from, to) {
  * form of docs/nginx.conf) with its listen and upstream addresses replaced,
  * inside a minimal main and http context whose every path is in `dir`.
  */
-export function renderConfig(
+function renderConfig(
   { config = shippedConfig(), port, upstream, dir },
 ) {
   let server = replaceOnce(config, SHIPPED_LISTEN, `listen ${HOST}:${port};`);
@@ -106,24 +105,12 @@ ${server}
 // A connection alone proves little: the kernel accepts it on the master's
 // socket before any worker runs. A response proves a worker is serving.
 function answers(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    let reply = "";
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on("error", () => done(false));
-    socket.on("data", (data) => {
-      reply += data.toString("latin1");
-      if (reply.includes("\r\n")) done(reply.startsWith("HTTP/1.1 204"));
-    });
-    socket.on("connect", () =>
-      socket.write(
-        `GET / HTTP/1.1\r\nHost: ${READY_HOST}\r\nConnection: close\r\n\r\n`,
-      ));
-  });
+  return probe(
+    HOST,
+    port,
+    `GET / HTTP/1.1\r\nHost: ${READY_HOST}\r\nConnection: close\r\n\r\n`,
+    (reply) => reply.startsWith("HTTP/1.1 204"),
+  );
 }
 
 /** Installs nginx when it is missing; throws when that is impossible. */
@@ -178,18 +165,17 @@ export async function startNginx({ upstream, config } = {}) {
   });
   const exited = new Promise((resolve) => child.once("close", resolve));
   const stop = async () => {
-    let timer;
-    if (child.exitCode === null && child.signalCode === null) {
-      // nginx gets SIGTERM, its fast shutdown: open streams are cut.
-      child.stdin.end();
-      timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }, 5_000);
-    }
+    // nginx gets SIGTERM, its fast shutdown: open streams are cut.
+    child.stdin.end();
+    // Armed even when the shell is gone: if it was killed, nginx still holds
+    // the stderr pipe and "close" waits for it.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5_000);
     // Also after an exit of its own: its last words are still in the pipe.
     await exited;
     clearTimeout(timer);

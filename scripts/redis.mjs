@@ -8,25 +8,14 @@
 // or it is signalled.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureDebianPackage, freePort } from "./services.mjs";
+import { ensureDebianPackage, freePort, probe } from "./services.mjs";
 
 const HOST = "127.0.0.1";
 
 function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, HOST);
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on("error", () => done(false));
-    socket.on("data", (data) => done(data.toString().startsWith("+PONG")));
-    socket.on("connect", () => socket.write("PING\r\n"));
-  });
+  return probe(HOST, port, "PING\r\n", (reply) => reply.startsWith("+PONG"));
 }
 
 /**

@@ -3,7 +3,7 @@
 // them, so the scripts install them on first use rather than asking for a
 // manual step.
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 function runs(command, args) {
   return spawnSync(command, args, { stdio: "ignore" }).status === 0;
@@ -53,5 +53,28 @@ export function freePort(host) {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * Sends `request` to `host:port` and resolves to whether the first reply
+ * passes `ok`; false on an error, a close, or 500 ms of silence.
+ */
+export function probe(host, port, request, ok) {
+  return new Promise((resolve) => {
+    const socket = connect(port, host);
+    let reply = "";
+    const done = (result) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on("error", () => done(false));
+    socket.on("close", () => done(false));
+    socket.on("data", (data) => {
+      reply += data.toString("latin1");
+      if (reply.includes("\r\n")) done(ok(reply));
+    });
+    socket.on("connect", () => socket.write(request));
   });
 }

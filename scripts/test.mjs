@@ -60,7 +60,11 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   const [status, signal] = await once(child, "exit").finally(() =>
     clearTimeout(timer)
   );
-  await Promise.race([closed, sleep(OUTPUT_GRACE_MS)]);
+  // Unref'd: once the pipes close, this timer must not hold the run open.
+  await Promise.race([
+    closed,
+    sleep(OUTPUT_GRACE_MS, undefined, { ref: false }),
+  ]);
   child.stdout.destroy();
   child.stderr.destroy();
   if (status === 0) return;
@@ -70,7 +74,10 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
     `--- ${command} ${args.join(" ")}`,
     ...[
       ...lines.filter((line) => FAILED_TEST.test(line)),
-      ...lines.filter((line) => FAILURE_DETAIL.test(line)),
+      // A line that matches both (`not ok 3 - rejects an Error`) once.
+      ...lines.filter((line) =>
+        !FAILED_TEST.test(line) && FAILURE_DETAIL.test(line)
+      ),
     ].slice(0, MAX_FAILURE_LINES),
   );
   throw new Error(

@@ -102,8 +102,10 @@ const stop = async () => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-// scripts/demo.mjs holds our stdin open; its end means the launcher is gone.
-if (!process.stdin.isTTY) {
+// scripts/demo.mjs holds our stdin open and says so: its end means the
+// launcher is gone. Run any other way, stdin may be at its end already
+// (nohup, </dev/null), which must not stop the server.
+if (process.env.SSEKIT_DEMO_STOP_ON_STDIN_END) {
   process.stdin.on("end", stop);
   process.stdin.resume();
 }
