@@ -386,6 +386,8 @@ describe("toNodeListener", () => {
     const events = ["one", "two", "three"].map((data) => ({ data }));
     const expected = events.map((event) => formatEvent(event)).join("");
     const finallyRan = { rewrapped: false, partlyRead: false };
+    // README: a re-wrapped body is written directly, with no reader.
+    let readers = 0;
     function source(which: keyof typeof finallyRan) {
       return async function* () {
         try {
@@ -402,7 +404,13 @@ describe("toNodeListener", () => {
         const inner = createSSEStream(source("rewrapped"));
         const headers = new Headers(inner.headers);
         headers.set("x-wrapped", "yes");
-        return new Response(inner.body, { status: 201, headers });
+        const body = inner.body!;
+        const getReader = body.getReader;
+        body.getReader = function (this: typeof body, ...args: []) {
+          readers++;
+          return getReader.apply(this, args);
+        } as typeof getReader;
+        return new Response(body, { status: 201, headers });
       }
       const inner = createSSEStream(source("partlyRead"), { retry: 1500 });
       const reader = inner.body!.getReader();
@@ -418,6 +426,7 @@ describe("toNodeListener", () => {
       assert.equal(rewrapped.status, 201);
       assert.deepEqual(field(rewrapped, "x-wrapped"), ["yes"]);
       assert.equal(rewrapped.body, ":\n" + expected);
+      assert.equal(readers, 0, "the re-wrapped body was read with a reader");
       const partlyRead = await exchange(
         port,
         "GET /partly-read HTTP/1.1\nHost: x\nConnection: close\n",

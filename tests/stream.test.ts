@@ -87,7 +87,13 @@ describe("createSSEStream: the response", () => {
 
   test("rejects hop-by-hop headers, which break HTTP/2", () => {
     for (
-      const name of ["Connection", "Transfer-Encoding", "Keep-Alive", "Upgrade"]
+      const name of [
+        "Connection",
+        "Transfer-Encoding",
+        "Keep-Alive",
+        "Upgrade",
+        "Proxy-Connection",
+      ]
     ) {
       assert.throws(
         () => createSSEStream([], { headers: { [name]: "x" } }),
