@@ -283,7 +283,7 @@ class ResponseSink implements SSESink {
       if (this.full) {
         await new Promise<void>((resolve) => this.wake = resolve);
         this.wake = undefined;
-      } else await this.body.pull(this);
+      } else await this.body.pull();
     }
     // A body ends by closing its sink; this is for one that did not.
     this.close();
@@ -383,7 +383,8 @@ function sendHead(
   } catch (error) {
     // A locked body or a status node:http refuses: the head is not sent yet.
     report(onError, error);
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    // Only the response's own: middleware's stay, as on any other 500.
+    response.headers.forEach((_, name) => res.removeHeader(name));
     if (adopted) adopted.cancel(error);
     else (reader ?? response.body)?.cancel(error).catch(noop);
     sendText(res, 500, "Internal Server Error");
@@ -395,6 +396,11 @@ function sendHead(
     res.end();
   }
   return reader;
+}
+
+function cancel(outgoing: Outgoing, reason: unknown): void {
+  if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
+  else outgoing.cancel(reason).catch(noop);
 }
 
 async function respond(
@@ -423,15 +429,10 @@ async function respond(
         "The client disconnected before the response was complete",
         "AbortError",
       );
-      if (outgoing instanceof ResponseSink) {
-        // Before the abort: a body that watches the signal would end the
-        // response it can no longer write to.
-        outgoing.cancel(reason);
-        aborter.abort(reason);
-      } else {
-        aborter.abort(reason);
-        outgoing?.cancel(reason).catch(noop);
-      }
+      // Before the abort: a body that watches the signal would end the
+      // response it can no longer write to.
+      if (outgoing) cancel(outgoing, reason);
+      aborter.abort(reason);
     }
     wake?.();
   });
@@ -447,10 +448,7 @@ async function respond(
   if (!outgoing) return;
   if (closed) {
     // The client left while the head was being sent: nothing is written.
-    const reason = aborter.signal.reason;
-    if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
-    else outgoing.cancel(reason).catch(noop);
-    return;
+    return cancel(outgoing, aborter.signal.reason);
   }
   // Headers go out now, not with the first chunk of a body that may take a
   // while (an SSE stream's first event). Nagle would then hold back each

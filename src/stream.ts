@@ -78,24 +78,13 @@ const MAX_TIMEOUT = 2_147_483_647;
 const RESOLVED = Promise.resolve();
 // The next task: setImmediate where the runtime has it (Deno, Bun, Node),
 // since setTimeout(0) waits a millisecond or more; setTimeout elsewhere.
-const { setImmediate: setImmediateFn, clearImmediate: clearImmediateFn } =
-  globalThis as {
-    setImmediate?: (callback: () => void) => unknown;
-    clearImmediate?: (handle: unknown) => void;
-  };
-const [setTask, clearTask]: [
-  (callback: () => void) => unknown,
-  (handle: unknown) => void,
-] = typeof setImmediateFn === "function" &&
-    typeof clearImmediateFn === "function"
-  ? [
-    (callback) => setImmediateFn(callback),
-    (handle) => clearImmediateFn(handle),
-  ]
-  : [
-    (callback) => setTimeout(callback, 0),
-    (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  ];
+const { setImmediate } = globalThis as {
+  setImmediate?: (callback: () => void) => unknown;
+};
+const setTask: (callback: () => void) => unknown =
+  typeof setImmediate === "function"
+    ? (callback) => setImmediate(callback)
+    : (callback) => setTimeout(callback, 0);
 const HOP_BY_HOP = [
   "connection",
   "keep-alive",
@@ -244,8 +233,8 @@ function defaultOnError(error: unknown): SSEEvent {
 // request has its own context (Cloudflare Workers), a timer belongs to the
 // request that set it and may not touch another request's stream. The
 // stream rides along as the timer's argument, so no closure per stream.
-function schedule(body: SSEBody, due: number): void {
-  body.timer = setTimeout(checkIdle, Math.max(0, due - Date.now()), body);
+function schedule(body: SSEBody, delay: number): void {
+  body.timer = setTimeout(checkIdle, delay, body);
 }
 
 function unschedule(body: SSEBody): void {
@@ -277,8 +266,8 @@ export interface AdoptedSSEBody {
   readonly finished: boolean;
   /** Starts writing to `sink`, first the stream's opening line. */
   begin(sink: SSESink): void;
-  /** Takes events while `sink` has demand, as a stream's `pull` does. */
-  pull(sink: SSESink): Promise<void> | void;
+  /** Takes events while the sink has demand, as a stream's `pull` does. */
+  pull(): Promise<void> | void;
   /** Ends the stream early, as a stream's `cancel` does. */
   cancel(reason: unknown): void;
 }
@@ -342,8 +331,6 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   /** Events appended so far: tells the idle watcher whether more arrive. */
   appended = 0;
   watching = false;
-  /** The task that ends a long burst, while the watcher waits for it. */
-  burstTask: unknown = undefined;
 
   constructor(options: SSEStreamOptions, keepAlive: number) {
     this.options = options;
@@ -363,10 +350,10 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   ping(now: number): void {
     const idle = now - this.lastWrite;
     if (idle < this.keepAlive) {
-      schedule(this, now + this.keepAlive - idle);
+      schedule(this, this.keepAlive - idle);
       return;
     }
-    schedule(this, now + this.keepAlive);
+    schedule(this, this.keepAlive);
     // A reader that stopped reading gets no pile of comments.
     if (this.controller.desiredSize! > 0) this.write(encoder.encode(":\n"));
   }
@@ -407,7 +394,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         seen = this.appended;
         idle = 0;
         if (++busy < BURST_TURNS) RESOLVED.then(turn);
-        else this.burstTask = setTask(() => this.endBurst());
+        else setTask(() => this.endBurst());
       } else if (++idle < IDLE_TURNS) {
         RESOLVED.then(turn);
       } else {
@@ -419,8 +406,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     RESOLVED.then(turn);
   }
 
+  // Not cancelled when the stream ends: it checks `finished` instead.
   endBurst(): void {
-    this.burstTask = undefined;
     this.watching = false;
     if (!this.finished) this.flush();
   }
@@ -428,7 +415,6 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   finish(): void {
     this.finished = true;
     unschedule(this);
-    if (this.burstTask !== undefined) clearTask(this.burstTask);
     this.options.signal?.removeEventListener("abort", this);
   }
 
@@ -474,16 +460,17 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     this.controller.close();
   }
 
-  pull(c: SSESink): Promise<void> | void {
+  // The controller a stream passes is `controller` already.
+  pull(): Promise<void> | void {
     if (this.keepAlive && this.timer === undefined && !this.finished) {
       this.lastWrite = Date.now();
-      schedule(this, this.lastWrite + this.keepAlive);
+      schedule(this, this.keepAlive);
     }
-    return this.reader ? this.read(c) : this.open(c);
+    return this.reader ? this.read() : this.open();
   }
 
   // Makes the source of a function source, at the first read.
-  async open(c: SSESink): Promise<void> {
+  async open(): Promise<void> {
     try {
       const made = await this.makeSource!(this.aborter!.signal);
       this.makeSource = undefined;
@@ -496,13 +483,13 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     } catch (error) {
       return this.fail(error, false);
     }
-    return this.read(c);
+    return this.read();
   }
 
   // Takes events while the body has demand. Kept small, and the formatting
   // out of it, because an idle stream waits inside it: a suspended async
   // function keeps a slot for every local it has.
-  async read(c: SSESink): Promise<void> {
+  async read(): Promise<void> {
     const sync = this.kind === SYNC;
     for (;;) {
       // The step and the item are overwritten before every wait: the
@@ -521,7 +508,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         if ((step as IteratorResult<unknown>).done) {
           this.flush();
           this.finish();
-          return c.close();
+          return this.controller.close();
         }
         item = (step as IteratorResult<unknown>).value;
         step = undefined!;
@@ -534,7 +521,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       }
       // Pending text is flushed by the watcher even after we return, so
       // demand alone decides whether to take another event.
-      if (!this.take(item) || c.desiredSize! <= 0) return;
+      if (!this.take(item) || this.controller.desiredSize! <= 0) return;
     }
   }
 

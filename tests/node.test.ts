@@ -534,11 +534,16 @@ describe("toNodeListener", () => {
   });
 
   test("works as the listener of a plain node:http server, after middleware that set headers", async () => {
-    const listener = toNodeListener((request) =>
-      createSSEStream([{ data: new URL(request.url).pathname }], {
-        headers: { "x-both": "handler" },
-      })
-    );
+    const reported: unknown[] = [];
+    const listener = toNodeListener((request) => {
+      const { pathname } = new URL(request.url);
+      const response = createSSEStream([{ data: pathname }], {
+        headers: { "x-both": "handler", "x-handler": "yes" },
+      });
+      // A body that cannot be read: the head fails before it is sent.
+      if (pathname === "/locked") response.body!.getReader();
+      return response;
+    }, { onError: (error) => reported.push(error) });
     const server = createServer((req, res) => {
       // What CORS or session middleware does before the route runs.
       res.setHeader("access-control-allow-origin", "*");
@@ -560,6 +565,20 @@ describe("toNodeListener", () => {
       assert.deepEqual(field(response, "content-type"), [
         "text/event-stream; charset=utf-8",
       ]);
+      // The 500 drops what the handler's response set, not what middleware
+      // set: a browser must still be allowed to read it.
+      const failed = await exchange(
+        port,
+        "GET /locked HTTP/1.1\nHost: x\nConnection: close\n",
+      );
+      assert.equal(failed.status, 500);
+      assert.equal(failed.body, "Internal Server Error");
+      assert.deepEqual(field(failed, "access-control-allow-origin"), ["*"]);
+      assert.deepEqual(field(failed, "x-handler"), []);
+      assert.deepEqual(field(failed, "content-type"), [
+        "text/plain; charset=utf-8",
+      ]);
+      assert.equal(reported.length, 1);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
