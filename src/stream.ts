@@ -78,13 +78,24 @@ const MAX_TIMEOUT = 2_147_483_647;
 const RESOLVED = Promise.resolve();
 // The next task: setImmediate where the runtime has it (Deno, Bun, Node),
 // since setTimeout(0) waits a millisecond or more; setTimeout elsewhere.
-const { setImmediate } = globalThis as {
-  setImmediate?: (callback: () => void) => unknown;
-};
-const setTask: (callback: () => void) => unknown =
-  typeof setImmediate === "function"
-    ? (callback) => setImmediate(callback)
-    : (callback) => setTimeout(callback, 0);
+const { setImmediate: setImmediateFn, clearImmediate: clearImmediateFn } =
+  globalThis as {
+    setImmediate?: (callback: () => void) => unknown;
+    clearImmediate?: (handle: unknown) => void;
+  };
+const [setTask, clearTask]: [
+  (callback: () => void) => unknown,
+  (handle: unknown) => void,
+] = typeof setImmediateFn === "function" &&
+    typeof clearImmediateFn === "function"
+  ? [
+    (callback) => setImmediateFn(callback),
+    (handle) => clearImmediateFn(handle),
+  ]
+  : [
+    (callback) => setTimeout(callback, 0),
+    (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  ];
 const HOP_BY_HOP = [
   "connection",
   "keep-alive",
@@ -331,6 +342,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   /** Events appended so far: tells the idle watcher whether more arrive. */
   appended = 0;
   watching = false;
+  /** The task that ends a long burst, while the watcher waits for it. */
+  burstTask: unknown = undefined;
 
   constructor(options: SSEStreamOptions, keepAlive: number) {
     this.options = options;
@@ -394,7 +407,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         seen = this.appended;
         idle = 0;
         if (++busy < BURST_TURNS) RESOLVED.then(turn);
-        else setTask(() => this.endBurst());
+        else this.burstTask = setTask(() => this.endBurst());
       } else if (++idle < IDLE_TURNS) {
         RESOLVED.then(turn);
       } else {
@@ -406,8 +419,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     RESOLVED.then(turn);
   }
 
-  // Not cancelled when the stream ends: it checks `finished` instead.
   endBurst(): void {
+    this.burstTask = undefined;
     this.watching = false;
     if (!this.finished) this.flush();
   }
@@ -415,6 +428,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   finish(): void {
     this.finished = true;
     unschedule(this);
+    // An ended stream leaves no timer behind, the burst's task included.
+    if (this.burstTask !== undefined) clearTask(this.burstTask);
     this.options.signal?.removeEventListener("abort", this);
   }
 
