@@ -1,6 +1,7 @@
 /**
- * How error messages show the value they got: enough to find the mistake,
- * never so much that a message dumps a large object.
+ * How error messages show the value they got (enough to find the mistake,
+ * never so much that a message dumps a large object), and the one test of
+ * "is this a promise" that every module shares.
  *
  * @module
  */
@@ -23,7 +24,8 @@ export function describe(value: unknown): string {
   }
   if (value === null) return "null";
   const name = (value as { constructor?: { name?: string } }).constructor?.name;
-  return name && name !== "Object" ? `a ${name}` : "an object";
+  if (!name || name === "Object") return "an object";
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
 }
 
 /** Whether `value` can be awaited: what `await` and `for await` treat as a promise. */

@@ -108,6 +108,15 @@ describe("createSSEStream: the response", () => {
     for (const bad of [null, 42, "data", {}]) {
       assert.throws(() => createSSEStream(bad as unknown as []), TypeError);
     }
+    // The message names what it got, in plain English.
+    assert.throws(
+      () => createSSEStream(new Error("x") as unknown as []),
+      {
+        name: "TypeError",
+        message:
+          "Invalid SSE source: expected an async iterable, an iterable, a ReadableStream or a function returning one, got an Error",
+      },
+    );
   });
 
   test("rejects bad keepAlive and retry options", () => {
