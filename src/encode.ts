@@ -92,40 +92,8 @@ export function formatEvent(
       }`,
     );
   }
-  const { data, event: type, id, retry, comment } = event;
-  // Fields are checked in wire order, so the first bad one is reported.
-  let head = "";
-  if (comment !== undefined) {
-    if (typeof comment !== "string") {
-      throw invalid("comment", "it must be a string", comment);
-    }
-    head = lines(": ", comment);
-  }
-  if (
-    type !== undefined && (typeof type !== "string" || hasLineBreak(type))
-  ) {
-    throw invalid("event", "it must be a string without CR or LF", type);
-  }
-  // A finite number's text never has CR, LF or NUL: only strings are checked.
-  if (
-    id !== undefined && !(typeof id === "number" && Number.isFinite(id)) &&
-    (typeof id !== "string" || hasLineBreak(id) || id.indexOf("\0") !== -1)
-  ) {
-    throw invalid(
-      "id",
-      "it must be a finite number or a string without CR, LF or NUL",
-      id,
-    );
-  }
-  if (retry !== undefined) {
-    if (!Number.isSafeInteger(retry) || retry < 0) {
-      throw invalid(
-        "retry",
-        "it must be a non-negative safe integer (milliseconds)",
-        retry,
-      );
-    }
-  }
+  const head = formatHead(event);
+  const data = event.data;
   // The one-line payload, or undefined when the data needs line splitting.
   let line: string | undefined;
   let block = "";
@@ -146,24 +114,71 @@ export function formatEvent(
       else line = payload;
     }
   }
-  // The common shapes are built with one concatenation each: fewer
-  // intermediate strings to allocate and to walk when the chunk is encoded.
-  if (line !== undefined && head === "" && retry === undefined) {
-    if (type === undefined) {
-      return id === undefined
-        ? "data: " + line + "\n\n"
-        : "id: " + id + "\ndata: " + line + "\n\n";
-    }
-    return id === undefined
-      ? "event: " + type + "\ndata: " + line + "\n\n"
-      : "event: " + type + "\nid: " + id + "\ndata: " + line + "\n\n";
-  }
-  if (type !== undefined) head += "event: " + type + "\n";
-  if (id !== undefined) head += "id: " + id + "\n";
-  if (retry !== undefined) head += "retry: " + retry + "\n";
   if (line !== undefined) return head + "data: " + line + "\n\n";
   if (data !== undefined) return head + block + "\n";
-  return type !== undefined || id !== undefined ? head + "\n" : head;
+  // Without data, an event or id still dispatches (with empty data).
+  return event.event !== undefined || event.id !== undefined
+    ? head + "\n"
+    : head;
+}
+
+// The last event type found valid, and its line: a stream sends a few
+// types over and over, and each is searched for line breaks and formatted
+// once in a row. The same line is then the same string, cheap to compare.
+let validType = "";
+let typeLine = "event: \n";
+
+/**
+ * The lines of an event that come before its data (comment, `event`, `id`,
+ * `retry`), checked as {@linkcode formatEvent} checks them. Internal: the
+ * relay formats these and reuses the upstream's bytes for the data.
+ */
+export function formatHead(event: SSEEvent): string {
+  const { event: type, id, retry, comment } = event;
+  // Fields are checked in wire order, so the first bad one is reported.
+  let head = "";
+  if (comment !== undefined) {
+    if (typeof comment !== "string") {
+      throw invalid("comment", "it must be a string", comment);
+    }
+    head = lines(": ", comment);
+  }
+  if (type !== undefined) {
+    if (type !== validType) {
+      if (typeof type !== "string" || hasLineBreak(type)) {
+        throw invalid("event", "it must be a string without CR or LF", type);
+      }
+      validType = type;
+      typeLine = "event: " + type + "\n";
+    }
+    head += typeLine;
+  }
+  if (id !== undefined) {
+    // A finite number's text never has CR, LF or NUL: only strings are
+    // checked.
+    if (
+      !(typeof id === "number" && Number.isFinite(id)) &&
+      (typeof id !== "string" || hasLineBreak(id) || id.indexOf("\0") !== -1)
+    ) {
+      throw invalid(
+        "id",
+        "it must be a finite number or a string without CR, LF or NUL",
+        id,
+      );
+    }
+    head += "id: " + id + "\n";
+  }
+  if (retry !== undefined) {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw invalid(
+        "retry",
+        "it must be a non-negative safe integer (milliseconds)",
+        retry,
+      );
+    }
+    head += "retry: " + retry + "\n";
+  }
+  return head;
 }
 
 /**

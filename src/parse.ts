@@ -94,6 +94,8 @@ function tooBig(what: string, limit: number): RangeError {
  * `formatEvent` would make of their messages' type, data and id is handed
  * to `verbatim` as that text instead of being emitted message by message
  * (see `canonical`): the relay then neither builds nor re-formats them.
+ * With `keepsTails`, a relay with a map gets the text of each message's
+ * data line where formatting its data would give that text again.
  */
 export class Interpreter {
   private readonly emit: (message: SSEMessage) => void;
@@ -126,6 +128,14 @@ export class Interpreter {
   private committed: string;
   // The id field of the block being read, if it had a valid one.
   private blockId: string | undefined = undefined;
+  /** Whether to note each message's `tail`: a relay sets it. */
+  keepsTails = false;
+  /**
+   * While a message is emitted (with `keepsTails`): its event's text from
+   * its data line on, when that is `data: `, the data, LF, LF, which is
+   * what `formatEvent` makes of the data; undefined otherwise.
+   */
+  tail: string | undefined = undefined;
 
   constructor(
     options: SSEDecoderOptions | undefined,
@@ -371,6 +381,10 @@ export class Interpreter {
             if (this.hasData) {
               this.append(value);
               this.dispatch();
+            } else if (v === pos + 6 && this.keepsTails) {
+              this.tail = s.slice(pos, end + 2);
+              this.send(value);
+              this.tail = undefined;
             } else this.send(value);
             pos = end + 2;
           }

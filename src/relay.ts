@@ -7,7 +7,7 @@
 
 import { Interpreter } from "./parse.ts";
 import { checkEventStream } from "./response_error.ts";
-import { formatEvent } from "./encode.ts";
+import { formatEvent, formatHead } from "./encode.ts";
 import {
   createSSEStream,
   FORMATTED,
@@ -154,22 +154,34 @@ export function relaySSE(
       // without a promise apiece: the relay keeps pace with the bytes.
       // Without a map, events already in the form passThrough then
       // formatEvent would give come as their text (a string here), neither
-      // parsed into messages nor formatted again.
+      // parsed into messages nor formatted again. An event that keeps its
+      // message's data takes the upstream's text of it (its tail) rather
+      // than formatting the data again: the common map renames, drops or
+      // re-tags events, and most of an event's text is its data.
       const messages: (SSEMessage | string)[] = [];
-      const collect = (item: SSEMessage | string) =>
-        messages.push(item);
+      const tails: (string | undefined)[] = [];
       const interpreter = new Interpreter(
         undefined,
-        collect,
-        map ? undefined : collect,
+        (message) => {
+          messages.push(message);
+          tails.push(interpreter.tail);
+        },
+        map ? undefined : (text) => {
+          messages.push(text);
+          tails.push(undefined);
+        },
       );
+      interpreter.keepsTails = true;
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done) {
+          break;
+        }
         interpreter.push(value);
         let text = "";
         try {
-          for (const message of messages) {
+          for (let i = 0; i < messages.length; i++) {
+            const message = messages[i];
             if (typeof message === "string") {
               text += message;
               continue;
@@ -177,13 +189,29 @@ export function relaySSE(
             let result = map ? map(message) : passThrough(message);
             if (isThenable(result)) {
               // Nothing waits on a slow map: what is ready goes out first.
-              if (text !== "") yield batch(text);
+              if (text !== "") {
+                yield batch(text);
+              }
               text = "";
               result = await result;
             }
-            if (result === undefined) continue;
+            if (result === undefined) {
+              continue;
+            }
             if (typeof result === "string" || !isEventList(result)) {
-              text += formatEvent(result, streamOptions);
+              const tail = tails[i];
+              if (
+                tail !== undefined && result !== null &&
+                (typeof result === "string"
+                  ? result === message.data
+                  : typeof result === "object" &&
+                    result.data === message.data)
+              ) {
+                if (typeof result !== "string") {
+                  text += formatHead(result);
+                }
+                text += tail;
+              } else text += formatEvent(result, streamOptions);
             } else {
               for (const event of result) {
                 text += formatEvent(event, streamOptions);
@@ -193,8 +221,10 @@ export function relaySSE(
         } finally {
           // Events before a failing one are sent; the failure then ends
           // the stream through onError.
-          messages.length = 0;
-          if (text !== "") yield batch(text);
+          messages.length = tails.length = 0;
+          if (text !== "") {
+            yield batch(text);
+          }
         }
       }
       // A cancelled body ends like a finished one; only the signal tells.

@@ -287,15 +287,22 @@ test("a slow async map never holds back the events mapped before it", async () =
   }).body!.getReader();
   const decoder = new TextDecoder();
   let text = "";
-  while (!text.includes("data: a\n\n")) {
-    text += decoder.decode((await reader.read()).value);
+  const readUntil = async (needle: string) => {
+    while (!text.includes(needle)) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `ended before ${JSON.stringify(needle)}: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+  };
+  try {
+    await within(readUntil("data: a\n\n"), 5_000, "event a");
+    assert.equal(text, ":\ndata: a\n\n");
+    release();
+    await within(readUntil("data: b\n\n"), 5_000, "event b");
+  } finally {
+    release();
+    await reader.cancel();
   }
-  assert.equal(text, ":\ndata: a\n\n");
-  release();
-  while (!text.includes("data: b\n\n")) {
-    text += decoder.decode((await reader.read()).value);
-  }
-  await reader.cancel();
 });
 
 // A pass-through relay hands on events already in canonical form as the
@@ -483,4 +490,110 @@ test("a pass-through relay sends exactly what formatting the messages would", as
     }),
     { numRuns: 300 },
   );
+});
+
+// A relay with a map sends the upstream's own text for the `data:` lines of
+// events that keep their message's data (the interpreter's `tail`),
+// formatting only the rest. Streams of many events, cut anywhere, through
+// maps that keep, rename, change, multiply or drop events: the output must
+// be exactly what formatting every mapped message would give.
+
+type RelayMap = NonNullable<RelaySSEOptions["map"]>;
+const maps: Record<string, (() => RelayMap) | undefined> = {
+  "no map": undefined,
+  "renaming the event": () => (m) => ({ event: "chunk", data: m.data }),
+  "returning the data": () => (m) => m.data,
+  "with a head that is not ASCII": () => (m) => ({
+    comment: "ü😀\uD800",
+    event: "é" + m.type,
+    id: m.id,
+    retry: 5,
+    data: m.data,
+  }),
+  "changing every other event": () => {
+    let i = 0;
+    return (m) => i++ % 2 ? { data: m.data + "!" } : { data: m.data };
+  },
+  "to two events":
+    () => (m) => [{ data: m.data }, { event: "again", data: m.data }],
+  "dropping every other event": () => {
+    let i = 0;
+    return (m) => i++ % 2 ? undefined : m.data;
+  },
+  "async every third event": () => {
+    let i = 0;
+    return (m) => i++ % 3 ? m.data : Promise.resolve({ data: m.data });
+  },
+};
+
+function expectedRelay(bytes: Uint8Array, map: RelayMap | undefined): string {
+  let text = ":\n";
+  const messages: SSEMessage[] = [];
+  const interpreter = new Interpreter({}, (message) => messages.push(message));
+  interpreter.push(bytes);
+  interpreter.end();
+  for (const message of messages) {
+    if (map === undefined) {
+      text += formatted(message);
+      continue;
+    }
+    // Only the async map returns promises; their value is known here.
+    let result = map(message);
+    if (result instanceof Promise) result = { data: message.data };
+    if (result === undefined) continue;
+    for (const event of Array.isArray(result) ? result : [result]) {
+      text += formatEvent(event);
+    }
+  }
+  // As a client reads it: a lone surrogate was sent as U+FFFD.
+  return new TextDecoder().decode(new TextEncoder().encode(text));
+}
+
+for (const [name, makeMap] of Object.entries(maps)) {
+  test(`a relay ${name} sends exactly what formatting the mapped messages would`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        streamArb,
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (stream, repeat, cuts) => {
+          const text = stream.text.repeat(repeat);
+          const chunks = cut({ text, cuts, asBytes: true }) as Uint8Array[];
+          const upstream = new Response(streamOf(chunks), {
+            headers: { "Content-Type": "text/event-stream" },
+          });
+          const relayed = await relaySSE(upstream, {
+            keepAlive: false,
+            map: makeMap?.(),
+          }).text();
+          const expected = expectedRelay(
+            new TextEncoder().encode(text),
+            makeMap?.(),
+          );
+          assert.equal(relayed, expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+}
+
+test("the interpreter keeps the text of a data line that formatting would give again", () => {
+  const tails: (string | undefined)[] = [];
+  const interpreter = new Interpreter({}, () => tails.push(interpreter.tail));
+  const stream = "data: a\n\ndata:b\n\nid: 1\nevent: x\ndata:  c\n\n" +
+    "data: d\ndata: e\n\ndata: f\r\n\r\ndata: é\n\n";
+  interpreter.push(stream);
+  assert.deepEqual(tails, Array(6).fill(undefined), "only when asked");
+  tails.length = 0;
+  interpreter.keepsTails = true;
+  interpreter.push(stream);
+  assert.deepEqual(tails, [
+    "data: a\n\n",
+    undefined, // No space: formatting adds one.
+    "data:  c\n\n", // The data starts with a space, kept.
+    undefined, // Two data lines.
+    undefined, // CRLF: formatting ends lines with LF.
+    "data: é\n\n",
+  ]);
 });
