@@ -88,7 +88,8 @@ const contenders: Contender[] = [
   },
   {
     // ssekit's own cost of the mapping path: every message parsed into an
-    // object, handed to a map that costs next to nothing, and formatted.
+    // object, handed to a map that costs next to nothing, and its event
+    // formatted (its data line taken as the upstream sent it).
     name: "relaySSE, map renaming the event",
     events: EVENTS + 1,
     relay: (upstream) =>
