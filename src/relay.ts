@@ -160,16 +160,14 @@ export function relaySSE(
       // re-tags events, and most of an event's text is its data.
       const messages: (SSEMessage | string)[] = [];
       const tails: (string | undefined)[] = [];
+      const collect = (item: SSEMessage | string) => {
+        messages.push(item);
+        tails.push(typeof item === "string" ? undefined : interpreter.tail);
+      };
       const interpreter = new Interpreter(
         undefined,
-        (message) => {
-          messages.push(message);
-          tails.push(interpreter.tail);
-        },
-        map ? undefined : (text) => {
-          messages.push(text);
-          tails.push(undefined);
-        },
+        collect,
+        map ? undefined : collect,
       );
       interpreter.keepsTails = true;
       for (;;) {
@@ -207,11 +205,13 @@ export function relaySSE(
                   : typeof result === "object" &&
                     result.data === message.data)
               ) {
-                if (typeof result !== "string") {
+                if (typeof result === "object") {
                   text += formatHead(result);
                 }
                 text += tail;
-              } else text += formatEvent(result, streamOptions);
+              } else {
+                text += formatEvent(result, streamOptions);
+              }
             } else {
               for (const event of result) {
                 text += formatEvent(event, streamOptions);
