@@ -131,7 +131,7 @@ let typeLine = "event: \n";
 /**
  * The lines of an event that come before its data (comment, `event`, `id`,
  * `retry`), checked as {@linkcode formatEvent} checks them. Internal: the
- * relay formats these and reuses the upstream's bytes for the data.
+ * relay formats these and reuses the upstream's text for the data.
  */
 export function formatHead(event: SSEEvent): string {
   const { event: type, id, retry, comment } = event;

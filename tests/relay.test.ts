@@ -503,7 +503,7 @@ const maps: Record<string, (() => RelayMap) | undefined> = {
   "no map": undefined,
   "renaming the event": () => (m) => ({ event: "chunk", data: m.data }),
   "returning the data": () => (m) => m.data,
-  "with a head that is not ASCII": () => (m) => ({
+  "setting every field before the data": () => (m) => ({
     comment: "ü😀\uD800",
     event: "é" + m.type,
     id: m.id,
