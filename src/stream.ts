@@ -435,14 +435,15 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
 
   // Ends the stream early: the client left, the signal aborted, or the
   // source failed. The producer is told through both `return()` and the
-  // signal a function source received.
-  stop(reason: unknown): void {
+  // signal a function source received; a source whose read failed has
+  // ended already and is not closed again.
+  stop(reason: unknown, sourceOpen = true): void {
     this.finish();
     this.aborter?.abort(reason);
-    if (this.reader) closeSource(this.kind, this.reader, reason);
+    if (sourceOpen && this.reader) closeSource(this.kind, this.reader, reason);
   }
 
-  fail(error: unknown, closeSource: boolean): void {
+  fail(error: unknown, sourceOpen: boolean): void {
     if (this.finished) return;
     const { options } = this;
     let reply: SSEEvent | string | void;
@@ -459,11 +460,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       }
     }
     this.flush();
-    if (closeSource) this.stop(error);
-    else {
-      this.finish();
-      this.aborter?.abort(error);
-    }
+    this.stop(error, sourceOpen);
     this.controller.close();
   }
 
