@@ -127,11 +127,18 @@ function ssekitHandler(request: Request): Response {
   return createSSEStream(source, { signal: request.signal });
 }
 
-// Resolves when `res` can take more, or will take nothing more.
+// Resolves when `res` can take more, or will take nothing more. Each wait
+// removes both its listeners, so a long stream does not pile up "close"
+// listeners and slow the baselines down.
 function writable(res: ServerResponse): Promise<void> {
   return new Promise<void>((resolve) => {
-    res.once("drain", resolve);
-    res.once("close", resolve);
+    const settle = () => {
+      res.off("drain", settle);
+      res.off("close", settle);
+      resolve();
+    };
+    res.on("drain", settle);
+    res.on("close", settle);
   });
 }
 
