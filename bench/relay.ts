@@ -182,11 +182,13 @@ const mapMs = median(mapTimes);
 
 const raw = median(times.get(contenders[0].name)!);
 const rows = contenders.map((contender) => {
-  const ms = median(times.get(contender.name)!);
+  const all = times.get(contender.name)!;
+  const ms = median(all);
   const ratio = raw / ms;
   return [
     contender.name,
     fixed(ms),
+    `${fixed(Math.min(...all))}–${fixed(Math.max(...all))}`,
     fixed(upstreamBytes / 1048576 / (ms / 1000)),
     fixed(EVENTS / (ms / 1000), 0),
     `${fixed(ratio, 2)}×`,
@@ -212,6 +214,7 @@ ${
     [
       "relay",
       "median ms",
+      "min–max ms",
       "upstream MiB/s",
       "events/s",
       "× raw",
