@@ -83,18 +83,19 @@ export {
 } from "./src/relay.ts";
 export {
   createHub,
-  DEFAULT_HISTORY,
   type Hub,
+  type HubOptions,
+  type HubStats,
+  type HubSubscribeOptions,
+} from "./src/hub.ts";
+export {
+  DEFAULT_HISTORY,
   type HubEntry,
   type HubHistory,
-  type HubOptions,
   type HubReadResult,
   type HubRecord,
-  type HubStats,
   type HubStore,
-  type HubSubscribeOptions,
   type HubTailHandler,
-  memoryStore,
-  type MemoryStoreOptions,
-} from "./src/hub.ts";
+} from "./src/store.ts";
+export { memoryStore, type MemoryStoreOptions } from "./src/memory_store.ts";
 export { getLastEventId } from "./src/last_event_id.ts";

@@ -30,7 +30,7 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
-} from "./hub.ts";
+} from "./store.ts";
 import { describe } from "./describe.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).

@@ -2,7 +2,7 @@
 // store's in hub.test.ts, the Redis store's in redis.test.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { HubStore } from "../src/hub.ts";
+import type { HubStore } from "../src/store.ts";
 import { sleep } from "./_util.ts";
 
 export async function eventually(

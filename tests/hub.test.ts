@@ -5,14 +5,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sleep, within } from "./_util.ts";
-import {
-  createHub,
-  DEFAULT_HISTORY,
-  type Hub,
-  type HubEntry,
-  type HubStore,
-  memoryStore,
-} from "../src/hub.ts";
+import { createHub, type Hub } from "../src/hub.ts";
+import { DEFAULT_HISTORY, type HubEntry, type HubStore } from "../src/store.ts";
+import { memoryStore } from "../src/memory_store.ts";
 import type { SSEEvent } from "../src/types.ts";
 import { RawClient } from "./_client.ts";
 import { eventually, storeContract } from "./_store_contract.ts";

@@ -1,0 +1,269 @@
+/**
+ * The {@linkcode HubStore} contract: what a hub needs from the place its
+ * events, ids and history live (appending, reading from an id, tailing),
+ * and the history bounds every store applies. {@linkcode memoryStore} and
+ * the Redis Streams store (`ssekit/redis`) implement it.
+ *
+ * @module
+ */
+
+/**
+ * How much history a store keeps per topic: at most `max` events, none older
+ * than `ttl` milliseconds. Both bounds always apply.
+ *
+ * @example A short history for chat typing indicators
+ * ```ts
+ * import { createHub, type HubHistory } from "@ssekit/ssekit";
+ *
+ * const history: HubHistory = { max: 100, ttl: 30_000 };
+ * const hub = createHub({ history });
+ * await hub.close();
+ * ```
+ */
+export interface HubHistory {
+  /** Most events kept per topic: a non-negative safe integer. @default {1000} */
+  max?: number;
+  /**
+   * Milliseconds an event stays replayable: a positive number (`Infinity`
+   * leaves only `max`). @default {300000}
+   */
+  ttl?: number;
+}
+
+/**
+ * The default {@linkcode HubHistory}: 1,000 events, 5 minutes.
+ *
+ * @example Reading the defaults
+ * ```ts
+ * import { DEFAULT_HISTORY } from "@ssekit/ssekit";
+ *
+ * console.log(DEFAULT_HISTORY.max, DEFAULT_HISTORY.ttl); // 1000 300000
+ * ```
+ */
+export const DEFAULT_HISTORY: Readonly<Required<HubHistory>> = Object.freeze({
+  max: 1_000,
+  ttl: 300_000,
+});
+
+/**
+ * An event as a store keeps it: an {@linkcode SSEEvent} without an id whose
+ * `data` is already serialized text, so any store can persist it as strings
+ * (a Redis stream entry's fields, for instance) and every subscriber sends
+ * the same bytes.
+ *
+ * @example The record for a JSON payload
+ * ```ts
+ * import type { HubRecord } from "@ssekit/ssekit";
+ *
+ * const record: HubRecord = { event: "price", data: '{"symbol":"ACME","price":9.5}' };
+ * ```
+ */
+export interface HubRecord {
+  /** The serialized payload, sent as `data:` lines. */
+  readonly data?: string;
+  /** The event type. */
+  readonly event?: string;
+  /** A reconnection delay hint in milliseconds. */
+  readonly retry?: number;
+  /** A comment line. */
+  readonly comment?: string;
+}
+
+/**
+ * A stored event with the id its store assigned. Stores hand out frozen
+ * entries: one object is shared by every subscriber.
+ *
+ * @example An entry from the memory store
+ * ```ts
+ * import type { HubEntry } from "@ssekit/ssekit";
+ *
+ * const entry: HubEntry = { id: "1732250000000-7", event: "price", data: "9.5" };
+ * ```
+ */
+export interface HubEntry extends HubRecord {
+  /** The id: ordered within its topic by {@linkcode HubStore.compare}. */
+  readonly id: string;
+}
+
+/**
+ * What {@linkcode HubStore.read} found after an id.
+ *
+ * @example A read that had to skip events that were no longer kept
+ * ```ts
+ * import type { HubReadResult } from "@ssekit/ssekit";
+ *
+ * const result: HubReadResult = {
+ *   entries: [{ id: "1732250000000-41", data: "oldest kept" }],
+ *   gap: true,
+ *   cursor: "1732250000000-41",
+ * };
+ * ```
+ */
+export interface HubReadResult {
+  /** The entries after the id, oldest first, at most `limit` of them. */
+  readonly entries: readonly HubEntry[];
+  /**
+   * True when the id is not a position in the topic's history (trimmed
+   * away, malformed, in the future, or from another store or an earlier
+   * process), so events may have been missed: `entries` then start at the
+   * oldest entry kept.
+   */
+  readonly gap: boolean;
+  /**
+   * Where the next read continues: the last entry's id or, with no entries,
+   * an id for "after everything so far" (`afterId` itself when it was a
+   * valid position). A client told this id resumes without another gap.
+   */
+  readonly cursor: string;
+}
+
+/**
+ * Receives a topic's new entries from {@linkcode HubStore.tail}.
+ *
+ * @example Logging a topic's new entries
+ * ```ts
+ * import { memoryStore, type HubTailHandler } from "@ssekit/ssekit";
+ *
+ * const store = memoryStore();
+ * const handler: HubTailHandler = {
+ *   entry: (entry) => console.log(entry.id, entry.data),
+ *   error: (reason) => console.error("tail failed", reason),
+ * };
+ * const stop = new AbortController();
+ * await store.tail("prices", handler, stop.signal);
+ * await store.append("prices", { data: "9.5" }); // logs "<id> 9.5"
+ * stop.abort();
+ * await store.close();
+ * ```
+ */
+export interface HubTailHandler {
+  /** One new entry; entries arrive in id order. Must not throw. */
+  entry(entry: HubEntry): void;
+  /**
+   * The tail failed and delivers nothing more (a lost connection, say); the
+   * hub then ends the topic's subscriptions with `reason`, and clients
+   * reconnect and resume from history.
+   */
+  error(reason: unknown): void;
+}
+
+/**
+ * Where a hub keeps its events: it assigns ids, keeps a bounded history per
+ * topic, and tails new entries. Implement it to put a hub on shared storage.
+ *
+ * **Ids** are strings the store alone understands: the hub never parses
+ * them, it orders them with {@linkcode HubStore.compare} and passes clients'
+ * ids back to {@linkcode HubStore.read}, which must recognise ids that are
+ * not its own. Ids increase with every append to a topic, and survive
+ * trimming (the next id after a trimmed one is still greater). Redis stream
+ * ids (`1700000000000-0`) qualify; so do the memory store's
+ * `<store epoch ms>-<sequence>` ids.
+ *
+ * **Gap-free resume.** The hub starts a topic's tail, waits for `tail()` to
+ * resolve, then replays with `read()` page by page, buffering what the tail
+ * delivers meanwhile and dropping ids the replay already gave. So:
+ * everything appended after `tail()` resolves must reach the handler, in id
+ * order; entries appended shortly before may be delivered too (they are
+ * de-duplicated). A Redis store can run one blocking `XREAD` loop per topic
+ * and resolve `tail()` once the loop's starting id is known.
+ *
+ * **Retention** belongs to the store (Redis: `XADD … MAXLEN ~ max` plus
+ * `XTRIM … MINID now-ttl`; `read` reports a `gap` when the id is below the
+ * stream's `max-deleted-entry-id`, newer than its `last-generated-id` or not
+ * an id at all).
+ *
+ * Methods may answer synchronously or with a promise.
+ *
+ * @example A store that logs appends around the memory store
+ * ```ts
+ * import { createHub, type HubStore, memoryStore } from "@ssekit/ssekit";
+ *
+ * function logged(inner: HubStore): HubStore {
+ *   return {
+ *     append: async (topic, record) => {
+ *       const id = await inner.append(topic, record);
+ *       console.log("appended", topic, id);
+ *       return id;
+ *     },
+ *     read: (topic, afterId, limit) => inner.read(topic, afterId, limit),
+ *     tail: (topic, handler, signal) => inner.tail(topic, handler, signal),
+ *     compare: (a, b) => inner.compare(a, b),
+ *     close: () => inner.close(),
+ *   };
+ * }
+ *
+ * const hub = createHub({ store: logged(memoryStore({ max: 100 })) });
+ * await hub.publish("news", { data: "hello" }); // logs "appended news <id>"
+ * await hub.close();
+ * ```
+ */
+export interface HubStore {
+  /**
+   * Appends an event to a topic, applies retention, delivers the entry to
+   * the topic's tails, and returns its new id.
+   */
+  append(topic: string, record: HubRecord): string | Promise<string>;
+  /**
+   * Up to `limit` (≥ 1) entries of `topic` after `afterId`, oldest first.
+   * `afterId` comes from a client and may be anything: an id the store does
+   * not know is a `gap`, never an error.
+   */
+  read(
+    topic: string,
+    afterId: string,
+    limit: number,
+  ): HubReadResult | Promise<HubReadResult>;
+  /**
+   * Starts delivering `topic`'s new entries to `handler` until `signal`
+   * aborts; resolves once every later append is sure to be delivered.
+   */
+  tail(
+    topic: string,
+    handler: HubTailHandler,
+    signal: AbortSignal,
+  ): void | Promise<void>;
+  /**
+   * Orders two ids the store produced for one topic: negative, zero or
+   * positive, like a sort comparator.
+   */
+  compare(a: string, b: string): number;
+  /** Releases the store's resources; the hub calls it from `close()`. */
+  close(): void | Promise<void>;
+}
+
+// Compares two canonical digit strings without converting them to numbers,
+// which would lose precision past 2^53.
+function compareDigits(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Orders `<ms>-<seq>` ids (Redis stream ids, memory store ids). Internal:
+ * shared with the Redis store, not exported from the entry point.
+ */
+export function compareStreamIds(a: string, b: string): number {
+  const dashA = a.indexOf("-");
+  const dashB = b.indexOf("-");
+  return compareDigits(a.slice(0, dashA), b.slice(0, dashB)) ||
+    compareDigits(a.slice(dashA + 1), b.slice(dashB + 1));
+}
+
+/** Validates history bounds and fills in the defaults; shared with the Redis store. */
+export function historyBounds(options: HubHistory): Required<HubHistory> {
+  const { max = DEFAULT_HISTORY.max, ttl = DEFAULT_HISTORY.ttl } = options;
+  if (!Number.isSafeInteger(max) || max < 0) {
+    throw new RangeError(
+      `Invalid history.max: expected a non-negative safe integer (events per topic), got ${
+        String(max)
+      }`,
+    );
+  }
+  if (typeof ttl !== "number" || !(ttl > 0)) {
+    throw new RangeError(
+      `Invalid history.ttl: expected a positive number of milliseconds or Infinity, got ${
+        String(ttl)
+      }`,
+    );
+  }
+  return { max, ttl };
+}
