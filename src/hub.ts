@@ -19,17 +19,23 @@ import { describe } from "./describe.ts";
 import type {
   HubEntry,
   HubHistory,
+  HubReadResult,
   HubRecord,
   HubStore,
   HubTailHandler,
 } from "./store.ts";
 import { memoryStore } from "./memory_store.ts";
 
-// Re-exported so this module documents on its own (deno doc --lint).
+// Re-exported so this module documents on its own (deno doc --lint),
+// the store's types included: the options name the store.
 export type {
   FormatEventOptions,
+  HubEntry,
   HubHistory,
+  HubReadResult,
+  HubRecord,
   HubStore,
+  HubTailHandler,
   SSEEvent,
   SSEStreamOptions,
 };
