@@ -46,7 +46,9 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   let output = "";
   const keep = (sink) => (chunk) => {
     sink.write(chunk);
-    output = (output + chunk.toString("utf8")).slice(-MAX_OUTPUT);
+    output += chunk.toString("utf8");
+    // Cut back only at twice the limit, so keeping the end stays linear.
+    if (output.length > 2 * MAX_OUTPUT) output = output.slice(-MAX_OUTPUT);
   };
   child.stdout.on("data", keep(process.stdout));
   child.stderr.on("data", keep(process.stderr));
@@ -68,8 +70,9 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   child.stdout.destroy();
   child.stderr.destroy();
   if (status === 0) return;
+  const kept = output.slice(-MAX_OUTPUT);
   // deno-lint-ignore no-control-regex
-  const lines = output.replace(/\x1b\[[\d;]*m/g, "").split("\n");
+  const lines = kept.replace(/\x1b\[[\d;]*m/g, "").split("\n");
   failures.push(
     `--- ${command} ${args.join(" ")}`,
     ...[
