@@ -55,6 +55,7 @@ export {
 export {
   createSSEStream,
   DEFAULT_KEEP_ALIVE,
+  DEFAULT_STALL_TIMEOUT,
   type SSESource,
   type SSESourceInit,
   type SSEStreamOptions,

@@ -268,6 +268,14 @@ class ResponseSink implements SSESink {
     this.res.end();
   }
 
+  /** The body gave the client up (its stallTimeout): drop the connection. */
+  error(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.res.destroy();
+    this.wake?.();
+  }
+
   /** The client left: nothing more is written, and the body is cancelled. */
   cancel(reason: unknown): void {
     if (!this.open) return;

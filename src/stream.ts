@@ -28,7 +28,10 @@ export type SSESourceInit =
 export interface SSEStreamOptions extends FormatEventOptions {
   /** Extra response headers, merged over the SSE defaults. Hop-by-hop headers are rejected. */
   headers?: HeadersInit;
-  /** The response status. @default {200} */
+  /**
+   * The response status: an integer from 200 to 599 that allows a body
+   * (not 204, 205 or 304). @default {200}
+   */
   status?: number;
   /** Ends the stream and the source when aborted, e.g. `request.signal`. */
   signal?: AbortSignal;
@@ -40,13 +43,26 @@ export interface SSEStreamOptions extends FormatEventOptions {
    * @default {5000}
    */
   keepAlive?: number | false;
+  /**
+   * Milliseconds the client may take nothing while output waits for it (its
+   * socket stopped draining) before the stream is given up: the producer is
+   * stopped as on a disconnect and the connection is dropped, so a reader
+   * that never reads cannot hold a connection and a suspended producer
+   * forever. A reader that is merely slow still takes something within it.
+   * `false` turns it off.
+   *
+   * @default {30000}
+   */
+  stallTimeout?: number | false;
   /** A reconnection delay (ms) sent as the first line of the stream. */
   retry?: number;
   /**
    * Decides what the client sees when the source throws or yields an invalid
    * event: an event to send before the stream ends, or nothing. The default
-   * logs the error with `console.error` and sends `event: error` with a
-   * generic message that reveals nothing of the error.
+   * logs the error with `console.error` and sends `event: error` whose
+   * data is JSON in the shape OpenAI-compatible clients read,
+   * `{"error":{"message":"The event stream failed","type":"server_error"}}`,
+   * revealing nothing of the error.
    */
   onError?: (error: unknown) => SSEEvent | string | void;
 }
@@ -54,10 +70,16 @@ export interface SSEStreamOptions extends FormatEventOptions {
 /** The default {@linkcode SSEStreamOptions.keepAlive} interval in milliseconds. */
 export const DEFAULT_KEEP_ALIVE = 5_000;
 
-const GENERIC_ERROR: SSEEvent = {
+/** The default {@linkcode SSEStreamOptions.stallTimeout} in milliseconds. */
+export const DEFAULT_STALL_TIMEOUT = 30_000;
+
+// JSON, because OpenAI-compatible clients (the official SDKs among them)
+// parse every data line as JSON before they look at the event type, and
+// turn `{ error: { message, type } }` into their API error.
+const GENERIC_ERROR: SSEEvent = Object.freeze({
   event: "error",
-  data: "The event stream failed",
-};
+  data: '{"error":{"message":"The event stream failed","type":"server_error"}}',
+});
 
 // Events ready within this many microtask turns of each other share a chunk.
 // An async generator that does not await between yields needs about two.
@@ -103,6 +125,13 @@ const HOP_BY_HOP = [
   "transfer-encoding",
   "upgrade",
 ];
+// A stream has no length, and its bytes are not encoded: either header
+// would make a client misread where the body ends or what it holds (a
+// Content-Length truncates it, or desynchronises the responses pipelined
+// after it on the connection).
+const MISFRAMING = ["content-length", "content-encoding"];
+// Statuses whose responses have no body.
+const NULL_BODY = [204, 205, 304];
 
 interface Encoded {
   text: string;
@@ -216,22 +245,67 @@ function responseHeaders(init: HeadersInit | undefined): Headers {
         `Invalid SSE response header "${name}": hop-by-hop headers break HTTP/2 and are managed by the server; remove it`,
       );
     }
+    if (MISFRAMING.includes(name)) {
+      throw new TypeError(
+        `Invalid SSE response header "${name}": an event stream has no length and is not encoded, so this header would make clients misread the body; remove it`,
+      );
+    }
     headers.set(name, value);
   });
   return headers;
 }
 
-function keepAliveInterval(value: number | false | undefined): number {
-  if (value === undefined) return DEFAULT_KEEP_ALIVE;
+// Milliseconds for a timer option: undefined gives the default, false 0.
+function interval(
+  name: string,
+  value: number | false | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
   if (value === false) return 0;
   if (typeof value !== "number" || !(value > 0 && value <= MAX_TIMEOUT)) {
     throw new RangeError(
-      `Invalid keepAlive option: expected false or milliseconds in (0, ${MAX_TIMEOUT}], got ${
-        String(value)
+      `Invalid ${name} option: expected false or milliseconds in (0, ${MAX_TIMEOUT}], got ${
+        describe(value)
       }`,
     );
   }
   return value;
+}
+
+function responseStatus(status: number | undefined): number {
+  if (status === undefined) return 200;
+  if (
+    !Number.isInteger(status) || status < 200 || status > 599 ||
+    NULL_BODY.includes(status)
+  ) {
+    throw new RangeError(
+      `Invalid status option: expected an integer from 200 to 599 that allows a body (not 204, 205 or 304), got ${
+        describe(status)
+      }`,
+    );
+  }
+  return status;
+}
+
+function checkFunction(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(
+      `Invalid ${name} option: expected a function, got ${describe(value)}`,
+    );
+  }
+}
+
+function checkSignal(signal: unknown): void {
+  if (
+    signal !== undefined &&
+    typeof (signal as Partial<AbortSignal> | null)?.addEventListener !==
+      "function"
+  ) {
+    throw new TypeError(
+      `Invalid signal option: expected an AbortSignal, got ${describe(signal)}`,
+    );
+  }
 }
 
 function defaultOnError(error: unknown): SSEEvent {
@@ -239,13 +313,16 @@ function defaultOnError(error: unknown): SSEEvent {
   return GENERIC_ERROR;
 }
 
-// Keep-alive: one timer per stream, which checks how long the stream has
-// been idle when it fires. Not one timer shared by all streams: where each
-// request has its own context (Cloudflare Workers), a timer belongs to the
-// request that set it and may not touch another request's stream. The
-// stream rides along as the timer's argument, so no closure per stream.
+// One timer per stream watches both clocks: keep-alive (how long since the
+// last write) and stall (how long the client has taken nothing while output
+// waits). It checks them when it fires rather than being reset by every
+// write. Not one timer shared by all streams: where each request has its
+// own context (Cloudflare Workers), a timer belongs to the request that set
+// it and may not touch another request's stream. The stream rides along as
+// the timer's argument, so no closure per stream.
 function schedule(body: SSEBody, delay: number): void {
-  body.timer = setTimeout(checkIdle, delay, body);
+  body.timer = setTimeout(check, delay, body);
+  body.due = Date.now() + delay;
 }
 
 function unschedule(body: SSEBody): void {
@@ -253,9 +330,9 @@ function unschedule(body: SSEBody): void {
   body.timer = undefined;
 }
 
-function checkIdle(body: SSEBody): void {
+function check(body: SSEBody): void {
   body.timer = undefined;
-  if (!body.finished) body.ping(Date.now());
+  if (!body.finished) body.tick(Date.now());
 }
 
 /**
@@ -269,6 +346,8 @@ export interface SSESink {
   enqueue(chunk: Uint8Array): void;
   /** Ends the body. */
   close(): void;
+  /** Gives the body up: the connection is dropped rather than ended. */
+  error(reason: unknown): void;
 }
 
 /** A body taken out of its `ReadableStream` by {@linkcode adoptSSEBody}. */
@@ -321,6 +400,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   controller!: SSESink;
   options: SSEStreamOptions;
   keepAlive: number;
+  stallTimeout: number;
   /** The source once opened: its kind (0 until then) and reader. */
   kind = 0;
   reader: SourceReader | undefined;
@@ -333,8 +413,11 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   // rescheduling on every write costs more than the write on some runtimes
   // once thousands of streams share one event.
   lastWrite = 0;
-  /** The keep-alive timer: set from the first read until the end. */
+  /** Since when output has waited for demand (0: it has not). */
+  blockedAt = 0;
+  /** The keep-alive and stall timer (see `tick`), and when it fires. */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  due = 0;
   /** Whole events formatted but not yet enqueued. */
   pending = "";
   /** The shared encoding of the pending text, while it is one shared event. */
@@ -345,9 +428,14 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   /** The task that ends a long burst, while the watcher waits for it. */
   burstTask: unknown = undefined;
 
-  constructor(options: SSEStreamOptions, keepAlive: number) {
+  constructor(
+    options: SSEStreamOptions,
+    keepAlive: number,
+    stallTimeout: number,
+  ) {
     this.options = options;
     this.keepAlive = keepAlive;
+    this.stallTimeout = stallTimeout;
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
@@ -359,21 +447,73 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     sink.enqueue(encoder.encode(prelude(this.options)));
   }
 
-  /** The keep-alive check, due at `now`. */
-  ping(now: number): void {
-    const idle = now - this.lastWrite;
-    if (idle < this.keepAlive) {
-      schedule(this, this.keepAlive - idle);
+  /** The timer's check at `now`: stalled, then idle, then the next check. */
+  tick(now: number): void {
+    const { blockedAt, keepAlive, stallTimeout } = this;
+    if (blockedAt !== 0 && now - blockedAt >= stallTimeout) {
+      return this.abandon(stallTimeout);
+    }
+    let next = Infinity;
+    if (keepAlive) {
+      const idle = now - this.lastWrite;
+      if (idle < keepAlive) next = keepAlive - idle;
+      else {
+        next = keepAlive;
+        // A reader that stopped reading gets no pile of comments.
+        if (this.controller.desiredSize! > 0) this.write(encoder.encode(":\n"));
+      }
+    }
+    if (this.blockedAt !== 0) {
+      next = Math.min(next, this.blockedAt + stallTimeout - now);
+    }
+    if (next !== Infinity && !this.finished) schedule(this, next);
+  }
+
+  // Output waits for a client that takes nothing: the stall clock starts.
+  blocked(): void {
+    if (this.stallTimeout === 0 || this.blockedAt !== 0) return;
+    const now = this.blockedAt = Date.now();
+    if (this.timer !== undefined && this.due <= now + this.stallTimeout) {
       return;
     }
-    schedule(this, this.keepAlive);
-    // A reader that stopped reading gets no pile of comments.
-    if (this.controller.desiredSize! > 0) this.write(encoder.encode(":\n"));
+    unschedule(this);
+    schedule(this, this.stallTimeout);
+  }
+
+  // The client took nothing for stallTimeout ms: as if it had left, and the
+  // connection is dropped, since ending it would wait on the same client.
+  abandon(stallTimeout: number): void {
+    const reason = new DOMException(
+      `The client took nothing for ${stallTimeout} ms while events waited (stallTimeout); the stream was given up`,
+      "TimeoutError",
+    );
+    this.pending = "";
+    this.stop(reason);
+    try {
+      this.controller.error(reason);
+    } catch {
+      // Already closed by the runtime: the connection is gone anyway.
+    }
   }
 
   write(bytes: Uint8Array): void {
-    this.controller.enqueue(bytes);
+    try {
+      this.controller.enqueue(bytes);
+    } catch (error) {
+      // The runtime closed the body's stream without cancelling it (Deno
+      // does when a client resets the connection): the client is gone.
+      return this.cancel(error);
+    }
     this.lastWrite = Date.now();
+  }
+
+  // Ends the body, unless the runtime closed it already (see write).
+  end(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // Nothing is left to end.
+    }
   }
 
   append(text: string, shared?: Encoded): void {
@@ -438,6 +578,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   // signal a function source received; a source whose read failed has
   // ended already and is not closed again.
   stop(reason: unknown, sourceOpen = true): void {
+    if (this.finished) return;
     this.finish();
     this.aborter?.abort(reason);
     if (sourceOpen && this.reader) closeSource(this.kind, this.reader, reason);
@@ -461,7 +602,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     }
     this.flush();
     this.stop(error, sourceOpen);
-    this.controller.close();
+    this.end();
   }
 
   /** The abort listener of `options.signal`. */
@@ -469,11 +610,12 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     if (this.finished) return;
     this.flush();
     this.stop(this.options.signal!.reason);
-    this.controller.close();
+    this.end();
   }
 
   // The controller a stream passes is `controller` already.
   pull(): Promise<void> | void {
+    this.blockedAt = 0;
     if (this.keepAlive && this.timer === undefined && !this.finished) {
       this.lastWrite = Date.now();
       schedule(this, this.keepAlive);
@@ -520,7 +662,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         if ((step as IteratorResult<unknown>).done) {
           this.flush();
           this.finish();
-          return this.controller.close();
+          return this.end();
         }
         item = (step as IteratorResult<unknown>).value;
         step = undefined!;
@@ -533,7 +675,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       }
       // Pending text is flushed by the watcher even after we return, so
       // demand alone decides whether to take another event.
-      if (!this.take(item) || this.controller.desiredSize! <= 0) return;
+      if (!this.take(item)) return;
+      if (this.controller.desiredSize! <= 0) return this.blocked();
     }
   }
 
@@ -583,6 +726,9 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
  * - **Cancellation:** when the client disconnects or `options.signal`
  *   aborts, the source's `return()` (its `finally`) runs, the signal given to
  *   a function source aborts, and timers are cleared.
+ * - **Stalled clients:** a client that takes nothing for `stallTimeout` ms
+ *   while events wait is dropped, and the source stopped, as on a
+ *   disconnect.
  * - **Errors:** a throwing source or an invalid event ends the stream
  *   cleanly after the event `options.onError` returns; nothing is thrown
  *   into the server.
@@ -606,17 +752,38 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
  * @param options Headers, status, keep-alive, retry hint, serialization,
  * cancellation and error handling.
  * @returns A `Response` with SSE headers and a streaming body.
- * @throws {TypeError} When the source is not a supported kind, an option
- * header is hop-by-hop, or `retry` is invalid.
- * @throws {RangeError} When `keepAlive` is out of range.
+ * @throws {TypeError} When the source is not a supported kind, a header
+ * is hop-by-hop or would misframe the body (`Content-Length`,
+ * `Content-Encoding`), `retry` is invalid, or `signal`, `onError` or
+ * `serialize` has the wrong type. Options are checked before the source is
+ * touched, so a throw leaves it as it was.
+ * @throws {RangeError} When `status`, `keepAlive` or `stallTimeout` is out
+ * of range.
  */
 export function createSSEStream(
   source: SSESourceInit,
   options: SSEStreamOptions = {},
 ): Response {
+  // Every option is checked before the source is touched: a source taken
+  // and then dropped by a throw here would never be closed.
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Invalid createSSEStream options: expected an object, got ${
+        describe(options)
+      }`,
+    );
+  }
+  const status = responseStatus(options.status);
   const headers = responseHeaders(options.headers);
-  const body = new SSEBody(options, keepAliveInterval(options.keepAlive));
-  // Before the source is opened: an invalid retry throws here.
+  checkSignal(options.signal);
+  checkFunction("onError", options.onError);
+  checkFunction("serialize", options.serialize);
+  const body = new SSEBody(
+    options,
+    interval("keepAlive", options.keepAlive, DEFAULT_KEEP_ALIVE),
+    interval("stallTimeout", options.stallTimeout, DEFAULT_STALL_TIMEOUT),
+  );
+  // An invalid retry throws here.
   const first = encoder.encode(prelude(options));
   if (typeof source === "function") {
     body.makeSource = source;
@@ -634,5 +801,5 @@ export function createSSEStream(
   if (signal?.aborted) body.handleEvent();
   else signal?.addEventListener("abort", body);
   unread.set(stream, body);
-  return new Response(stream, { status: options.status ?? 200, headers });
+  return new Response(stream, { status, headers });
 }

@@ -7,6 +7,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { within } from "./_util.ts";
+import { runtimeName } from "./_server.ts";
 
 /** The repository root, from tests/ or from the compiled .build/tests/. */
 export function root(): string {
@@ -36,6 +37,8 @@ export interface Child {
   stop(): Promise<void>;
   /** Kills it with SIGKILL, as a crash would, and waits for it to exit. */
   kill(): Promise<void>;
+  /** How it ended (`"exit 70"`, `"SIGSEGV"`), or undefined while it runs. */
+  ended(): string | undefined;
 }
 
 /** Spawns a process that prints its URL, then runs until told to stop. */
@@ -79,9 +82,26 @@ export async function spawnChild(
       url: await within(first, 30_000, `${command} ${args}`),
       stop,
       kill,
+      ended: () =>
+        running() ? undefined : child.signalCode ?? `exit ${child.exitCode}`,
     };
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
   }
+}
+
+/**
+ * Spawns a script of the tests folder (`name` without extension) in the
+ * runtime running the tests: `deno run -A` or `bun` on its .ts file, or
+ * Node on its compiled .js file beside this one.
+ */
+export function spawnScript(
+  name: string,
+  options?: SpawnOptions,
+): Promise<Child> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const file = join(here, `${name}.${runtimeName === "node" ? "js" : "ts"}`);
+  const args = runtimeName === "deno" ? ["run", "-A", file] : [file];
+  return spawnChild(process.execPath, args, options);
 }

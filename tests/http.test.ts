@@ -3,7 +3,9 @@
 // a real disconnect.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { sleep, within } from "./_util.ts";
+import { connect } from "node:net";
+import { once } from "node:events";
+import { deferred, sleep, until, within } from "./_util.ts";
 import { createSSEStream } from "../mod.ts";
 import { RawClient } from "./_client.ts";
 import { serverKinds, withServer } from "./_server.ts";
@@ -87,6 +89,77 @@ for (const kind of serverKinds) {
         await client.waitFor(":\n");
         client.close();
         await within(producerAborted, 2_000, "the producer's abort signal");
+      });
+    });
+
+    test("a client that stops reading is dropped after stallTimeout and its producer stopped (issue 12.5)", async () => {
+      const stopped = deferred();
+      await withServer(kind, (request) =>
+        createSSEStream(
+          async function* () {
+            try {
+              // Never waits: only backpressure holds it.
+              for (;;) yield "x".repeat(1_000);
+            } finally {
+              stopped.resolve();
+            }
+          }(),
+          { signal: request.signal, stallTimeout: 300 },
+        ), async (url) => {
+        const { port } = new URL(url);
+        const socket = connect(Number(port), "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        await once(socket, "data");
+        // Reads nothing more: the kernel's buffers fill, then the stream's.
+        socket.pause();
+        await within(stopped.promise, 10_000, "the producer's finally");
+        // The connection is dropped, not left waiting to be drained.
+        // Not once(): it rejects on the reset the client may see.
+        const closed = new Promise((resolve) => socket.on("close", resolve));
+        socket.resume();
+        await within(closed, 10_000, "the connection's end");
+      });
+    });
+
+    test("pipelined requests each get a whole response: a misframing header is refused (issue 12.6)", async () => {
+      await withServer(kind, (request) => {
+        const n = new URL(request.url).searchParams.get("n");
+        let refused = "none";
+        try {
+          return createSSEStream([`event ${n}`], {
+            headers: { "Content-Length": "5" },
+          });
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+          refused = "content-length";
+        }
+        return createSSEStream([`event ${n}`], {
+          headers: { "X-Refused": refused },
+        });
+      }, async (url) => {
+        const { port } = new URL(url);
+        const socket = connect(Number(port), "127.0.0.1");
+        socket.on("error", () => {});
+        const request = (n: number) =>
+          `GET /?n=${n} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+        socket.write(request(1) + request(2));
+        let raw = "";
+        socket.on("data", (chunk: Uint8Array) => {
+          raw += new TextDecoder().decode(chunk);
+        });
+        await until(
+          () => Promise.resolve(raw),
+          (text) => text.includes("data: event 2\n\n\r\n0\r\n\r\n"),
+          "both responses, whole",
+          5_000,
+        ).finally(() => socket.destroy());
+        const heads = raw.match(/HTTP\/1\.1 200[^]*?\r\n\r\n/g) ?? [];
+        assert.equal(heads.length, 2, raw);
+        for (const head of heads) {
+          assert.match(head, /x-refused: content-length/i);
+          assert.doesNotMatch(head, /\r\ncontent-length:/i);
+        }
       });
     });
 

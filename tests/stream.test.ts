@@ -10,6 +10,7 @@ import {
   DEFAULT_KEEP_ALIVE,
   formatEvent,
   type SSEEvent,
+  type SSEStreamOptions,
 } from "../mod.ts";
 
 const decoder = new TextDecoder();
@@ -102,6 +103,60 @@ describe("createSSEStream: the response", () => {
           error.message.includes(name.toLowerCase()),
       );
     }
+  });
+
+  test("rejects headers that would misframe the body: Content-Length, Content-Encoding", () => {
+    for (const name of ["Content-Length", "content-encoding"]) {
+      assert.throws(
+        () => createSSEStream([], { headers: { [name]: "5" } }),
+        (error: unknown) =>
+          error instanceof TypeError &&
+          error.message.includes(name.toLowerCase()),
+        name,
+      );
+    }
+  });
+
+  test("checks every option before it touches the source, which stays as it was (issue 12.10)", () => {
+    const bad: [string, object][] = [
+      ["status", { status: 99 }],
+      ["status", { status: 204 }],
+      ["status", { status: 600 }],
+      ["status", { status: 200.5 }],
+      ["status", { status: "200" }],
+      ["signal", { signal: {} }],
+      ["onError", { onError: "log" }],
+      ["serialize", { serialize: 1 }],
+      ["keepAlive", { keepAlive: -1 }],
+      ["stallTimeout", { stallTimeout: 0 }],
+      ["stallTimeout", { stallTimeout: "30s" }],
+      ["retry", { retry: -1 }],
+      ["header", { headers: { "Content-Length": "5" } }],
+    ];
+    for (const [name, options] of bad) {
+      const source = streamOf(["never read"]);
+      let called = false;
+      const source2 = () => {
+        called = true;
+        return ["never made"];
+      };
+      assert.throws(
+        () => createSSEStream(source, options as SSEStreamOptions),
+        (error: unknown) =>
+          (error instanceof TypeError || error instanceof RangeError) &&
+          error.message.includes(name),
+        name,
+      );
+      assert.throws(() =>
+        createSSEStream(source2, options as SSEStreamOptions)
+      );
+      assert.equal(source.locked, false, `${name}: the source was taken`);
+      assert.equal(called, false, `${name}: the source was made`);
+    }
+    assert.throws(
+      () => createSSEStream([], null as unknown as SSEStreamOptions),
+      TypeError,
+    );
   });
 
   test("rejects a source that is not a sequence, and a string", () => {
@@ -528,6 +583,12 @@ describe("createSSEStream: errors", () => {
       const text = chunks.join("");
       assert.match(text, /^:\ndata: before\n\nevent: error\ndata: [^\n]+\n\n$/);
       assert.doesNotMatch(text, /secret|password|at /);
+      // JSON in the shape OpenAI-compatible clients (the official SDKs)
+      // parse before they look at the event type (issue 12.4).
+      const data = /event: error\ndata: ([^\n]+)/.exec(text)![1];
+      assert.deepEqual(JSON.parse(data), {
+        error: { message: "The event stream failed", type: "server_error" },
+      });
       assert.equal(logged.length, 1, "the server operator is told");
     } finally {
       console.error = original;
