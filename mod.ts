@@ -81,6 +81,7 @@ export {
   relaySSE,
   type RelaySSEOptions,
   type RelayUpstream,
+  type RelayUpstreamContext,
 } from "./src/relay.ts";
 export {
   createHub,

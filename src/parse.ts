@@ -131,6 +131,12 @@ export class Interpreter {
   /** Whether to note each message's `tail`: a relay sets it. */
   keepsTails = false;
   /**
+   * Told of a dispatch that sends no event but changes the last event ID
+   * string (an id-only block): a relay that forwards the stream must
+   * forward it too, or its client resumes from the wrong id.
+   */
+  idOnly: ((lastEventId: string) => void) | undefined = undefined;
+  /**
    * While a message is emitted (with `keepsTails`): its event's text from
    * its data line on, when that is `data: `, the data, LF, LF, which is
    * what `formatEvent` makes of the data; undefined otherwise.
@@ -609,8 +615,12 @@ export class Interpreter {
   }
 
   private dispatch(): void {
-    // The last event ID string is committed on every dispatch, even one that
-    // sends nothing; the buffer it comes from is not reset.
+    // "Dispatch the event", step 1: the last event ID string is committed on
+    // every dispatch, even one that step 2 ends for empty data; the buffer
+    // it comes from is not reset.
+    if (!this.hasData && this.lastId !== this.committed) {
+      this.idOnly?.(this.lastId);
+    }
     this.committed = this.lastId;
     if (!this.hasData) {
       this.type = "";

@@ -15,7 +15,7 @@ import {
   type SSEStreamOptions,
 } from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { isThenable } from "./describe.ts";
+import { describe, isThenable } from "./describe.ts";
 
 /** What `map` may turn one upstream message into. */
 export type RelayMapResult =
@@ -25,15 +25,27 @@ export type RelayMapResult =
   | void
   | undefined;
 
+/** What a function upstream is told besides its signal. */
+export interface RelayUpstreamContext {
+  /**
+   * The id the client resumes from (the relay's `lastEventId` option, `""`
+   * for none): send it upstream as `Last-Event-ID` to resume there too.
+   */
+  lastEventId: string;
+}
+
 /**
  * The upstream: a `Response`, a promise of one, or (recommended) a function
  * that starts the request with the given signal, so the relay can abort it
- * when the client leaves.
+ * when the client leaves, and with the id the client resumes from.
  */
 export type RelayUpstream =
   | Response
   | PromiseLike<Response>
-  | ((signal: AbortSignal) => Response | PromiseLike<Response>);
+  | ((
+    signal: AbortSignal,
+    context: RelayUpstreamContext,
+  ) => Response | PromiseLike<Response>);
 
 /** Options for {@linkcode relaySSE}: those of `createSSEStream`, plus these. */
 export interface RelaySSEOptions extends SSEStreamOptions {
@@ -51,6 +63,13 @@ export interface RelaySSEOptions extends SSEStreamOptions {
    * aborted and the client gets the error event.
    */
   timeout?: number;
+  /**
+   * The id the client resumes from, usually `getLastEventId(request)`: it
+   * is handed to a function upstream, and it is where the relay's tracking
+   * of the client's last event id starts (see {@linkcode relaySSE}).
+   * @default {""}
+   */
+  lastEventId?: string;
 }
 
 function passThrough(message: SSEMessage): SSEEvent {
@@ -59,6 +78,55 @@ function passThrough(message: SSEMessage): SSEEvent {
     data: message.data,
     id: message.id,
   };
+}
+
+// A `retry` field as the upstream sent it (ASCII digits only: the parser
+// passes on no other). Past 2^53 the number is no longer exact, and the
+// largest exact one says the same: wait very long.
+function retryLine(ms: number): string {
+  return `retry: ${Math.min(ms, Number.MAX_SAFE_INTEGER)}\n`;
+}
+
+/**
+ * The last event id a mapped relay's client holds. An event the map gives
+ * an id of its own sets it; any other event carries the upstream's id where
+ * the client holds another. Where the upstream's id moves with no event
+ * (an id-only block, or a message the map dropped), an id-only block
+ * brings the client along.
+ */
+class ClientIds {
+  /** The client's last event id. */
+  held: string;
+  /** The upstream's last event id as of the last event sent. */
+  seen: string;
+
+  constructor(start: string) {
+    this.held = this.seen = start;
+  }
+
+  /** The event to send for a message whose last event id is `upstream`. */
+  give<E extends SSEEvent | string>(event: E, upstream: string): E | SSEEvent {
+    this.seen = upstream;
+    const id = typeof event === "object" && event !== null
+      ? event.id
+      : undefined;
+    if (id !== undefined) {
+      this.held = String(id);
+      return event;
+    }
+    if (upstream === this.held) return event;
+    this.held = upstream;
+    return typeof event === "string"
+      ? { data: event, id: upstream }
+      : { ...event as SSEEvent, id: upstream };
+  }
+
+  /** An id-only block when the upstream's id moved with no event. */
+  settle(upstream: string): string {
+    if (upstream === this.seen) return "";
+    this.held = this.seen = upstream;
+    return formatEvent({ id: upstream });
+  }
 }
 
 // One item carrying many already validated events (see FORMATTED).
@@ -81,6 +149,10 @@ function isEventList(value: unknown): value is Iterable<SSEEvent | string> {
  *   `signal` aborts), the upstream request is aborted — pass a function
  *   `(signal) => fetch(url, { signal })` so the relay owns that signal — and
  *   the upstream body is cancelled.
+ * - **Resumes like a direct stream:** the upstream's `retry` fields and
+ *   ids reach the client, so it holds the upstream's last event id at every
+ *   event (also after an id-only block, and after a message `map` dropped),
+ *   and a function upstream gets the client's `lastEventId` to send on.
  * - **Failures are visible:** a non-200 status or wrong content type
  *   upstream (an `SSEResponseError`), a network error, a body cut mid-stream
  *   or the `timeout` end the stream with the event `onError` returns (by
@@ -120,11 +192,18 @@ export function relaySSE(
   upstream: RelayUpstream,
   options: RelaySSEOptions = {},
 ): Response {
-  const { map, timeout, ...streamOptions } = options;
+  const { map, timeout, lastEventId = "", ...streamOptions } = options;
   if (timeout !== undefined && !(timeout > 0)) {
     throw new RangeError(
       `Invalid timeout option: expected milliseconds > 0, got ${
         String(timeout)
+      }`,
+    );
+  }
+  if (typeof lastEventId !== "string") {
+    throw new TypeError(
+      `Invalid lastEventId option: expected a string, got ${
+        describe(lastEventId)
       }`,
     );
   }
@@ -133,7 +212,7 @@ export function relaySSE(
       ? signal
       : AbortSignal.any([signal, AbortSignal.timeout(timeout)]);
     const response = await (typeof upstream === "function"
-      ? upstream(upstreamSignal)
+      ? upstream(upstreamSignal, { lastEventId })
       : upstream);
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     // A Response given as is has a request we cannot abort: cancelling its
@@ -154,10 +233,12 @@ export function relaySSE(
       // without a promise apiece: the relay keeps pace with the bytes.
       // Without a map, events already in the form passThrough then
       // formatEvent would give come as their text (a string here), neither
-      // parsed into messages nor formatted again. An event that keeps its
-      // message's data takes the upstream's text of it (its tail) rather
-      // than formatting the data again: the common map renames, drops or
-      // re-tags events, and most of an event's text is its data.
+      // parsed into messages nor formatted again, and so do the lines that
+      // change the client's state without an event: `retry`, and an id-only
+      // block. An event that keeps its message's data takes the upstream's
+      // text of it (its tail) rather than formatting the data again: the
+      // common map renames, drops or re-tags events, and most of an event's
+      // text is its data.
       const messages: (SSEMessage | string)[] = [];
       const tails: (string | undefined)[] = [];
       const collect = (item: SSEMessage | string) => {
@@ -165,11 +246,23 @@ export function relaySSE(
         tails.push(typeof item === "string" ? undefined : interpreter.tail);
       };
       const interpreter = new Interpreter(
-        undefined,
+        {
+          lastEventId,
+          onRetry: (ms) =>
+            collect(retryLine(ms)),
+        },
         collect,
         map ? undefined : collect,
       );
       interpreter.keepsTails = true;
+      // Ids (WHATWG "dispatch the event", step 1): a client of the relay
+      // must hold the upstream's last event id at each event, as a client
+      // of the upstream would, or it resumes from the wrong one. Passed
+      // through, every change of it is forwarded where it happens. Mapped,
+      // messages may be dropped and events renamed, so the relay tracks the
+      // id its client holds (see ClientIds).
+      const ids = map ? new ClientIds(lastEventId) : undefined;
+      if (!ids) interpreter.idOnly = (id) => collect(formatEvent({ id }));
       for (;;) {
         const { done, value } = await reader.read();
         if (done) {
@@ -197,27 +290,32 @@ export function relaySSE(
               continue;
             }
             if (typeof result === "string" || !isEventList(result)) {
+              const event = ids
+                ? ids.give(result, message.lastEventId)
+                : result;
               const tail = tails[i];
               if (
-                tail !== undefined && result !== null &&
-                (typeof result === "string"
-                  ? result === message.data
-                  : typeof result === "object" &&
-                    result.data === message.data)
+                tail !== undefined && event !== null &&
+                (typeof event === "string"
+                  ? event === message.data
+                  : typeof event === "object" &&
+                    event.data === message.data)
               ) {
-                if (typeof result === "object") {
-                  text += formatHead(result);
+                if (typeof event === "object") {
+                  text += formatHead(event);
                 }
                 text += tail;
               } else {
-                text += formatEvent(result, streamOptions);
+                text += formatEvent(event, streamOptions);
               }
             } else {
-              for (const event of result) {
+              for (let event of result) {
+                if (ids) event = ids.give(event, message.lastEventId);
                 text += formatEvent(event, streamOptions);
               }
             }
           }
+          if (ids) text += ids.settle(interpreter.lastEventId);
         } finally {
           // Events before a failing one are sent; the failure then ends
           // the stream through onError.

@@ -9,7 +9,13 @@ import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { Buffer } from "node:buffer";
 import fc from "fast-check";
-import { createSSEStream, relaySSE, type RelaySSEOptions } from "../mod.ts";
+import {
+  connectSSE,
+  createSSEStream,
+  getLastEventId,
+  relaySSE,
+  type RelaySSEOptions,
+} from "../mod.ts";
 import { Interpreter, type SSEDecoderOptions } from "../src/parse.ts";
 import { formatEvent } from "../src/encode.ts";
 import type { SSEMessage } from "../src/types.ts";
@@ -85,6 +91,57 @@ for (const kind of serverKinds) {
           body,
           ":\nid: 1\ndata: a\n\nevent: note\ndata: two\ndata: lines\n\nevent: x\nid: 2\ndata: \n\n",
         );
+      });
+    });
+
+    test("a relayed stream resumes like a direct one: the upstream's retry reaches the client, the client's Last-Event-ID reaches the upstream (issue 12.3)", async () => {
+      const asked: string[] = [];
+      // Three events after the id it resumes from, then the end: a client
+      // reconnects after the retry it was given.
+      await withServer(kind, (request) => {
+        const from = Number(getLastEventId(request) || 0);
+        return createSSEStream(
+          [1, 2, 3].map((n) => ({ id: from + n, data: `e${from + n}` })),
+          { retry: 10 },
+        );
+      }, async (upstreamUrl) => {
+        const relay = await serve(
+          (request) =>
+            relaySSE((signal, { lastEventId }) => {
+              asked.push(lastEventId);
+              return fetch(upstreamUrl, {
+                signal,
+                headers: lastEventId ? { "Last-Event-ID": lastEventId } : {},
+              });
+            }, {
+              signal: request.signal,
+              lastEventId: getLastEventId(request),
+            }),
+          kind,
+        );
+        const direct = new RawClient(relay.url);
+        let client: ReturnType<typeof connectSSE> | undefined;
+        try {
+          await within(direct.ended, 5_000, "one relayed body");
+          assert.match(direct.body, /^:\nretry: 10\n/);
+          asked.length = 0;
+          client = connectSSE(relay.url, { reconnect: { backoff: 0 } });
+          const seen: string[] = [];
+          for await (const message of client) {
+            seen.push(`${message.lastEventId}:${message.data}`);
+            if (seen.length === 9) break;
+          }
+          assert.deepEqual(
+            seen,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${n}:e${n}`),
+          );
+          // A fourth connection may have started before the loop ended.
+          assert.deepEqual(asked.slice(0, 3), ["", "3", "6"]);
+        } finally {
+          direct.close();
+          client?.close();
+          await relay.close();
+        }
       });
     });
 
@@ -356,7 +413,16 @@ const eventArb = fc.record({
   // Inserted among the fields, or nothing.
   other: fc.option(
     fc.oneof(
-      fc.constantFrom("retry: 10", ": comment", ":", "other: field", "id"),
+      fc.constantFrom(
+        "retry: 10",
+        "retry:007",
+        "retry: 99999999999999999999",
+        "retry: 1x",
+        ": comment",
+        ":",
+        "other: field",
+        "id",
+      ),
       fc.string({ maxLength: 12 }),
     ),
   ),
@@ -410,7 +476,10 @@ function cut({ text, cuts, asBytes }: Stream): (Uint8Array | string)[] {
 /** Characters the verbatim path handed on, so a run can show it was taken. */
 let verbatimChars = 0;
 
-/** The relay's text per chunk, with and without the verbatim path. */
+/**
+ * The relay's text per chunk, with and without the verbatim path: each
+ * message formatted, `retry` fields and id-only blocks as they came.
+ */
 function relayText(
   chunks: (Uint8Array | string)[],
   options: SSEDecoderOptions,
@@ -420,7 +489,11 @@ function relayText(
   const out: string[] = [];
   const lastEventId: string[] = [];
   const interpreter = new Interpreter(
-    options,
+    {
+      ...options,
+      onRetry: (ms) =>
+        text += `retry: ${Math.min(ms, Number.MAX_SAFE_INTEGER)}\n`,
+    },
     (message) => text += formatted(message),
     verbatim
       ? (run) => {
@@ -429,6 +502,7 @@ function relayText(
       }
       : undefined,
   );
+  interpreter.idOnly = (id) => text += formatEvent({ id });
   try {
     for (const chunk of chunks) {
       interpreter.push(chunk);
@@ -526,32 +600,69 @@ const maps: Record<string, (() => RelayMap) | undefined> = {
   },
 };
 
-async function expectedRelay(
-  bytes: Uint8Array,
-  map: RelayMap | undefined,
-): Promise<string> {
-  let text = ":\n";
-  const messages: SSEMessage[] = [];
-  const interpreter = new Interpreter({}, (message) => messages.push(message));
-  interpreter.push(bytes);
-  interpreter.end();
-  for (const message of messages) {
-    if (map === undefined) {
-      text += formatted(message);
-      continue;
-    }
-    const result = await map(message);
-    if (result === undefined) continue;
-    for (const event of Array.isArray(result) ? result : [result]) {
-      text += formatEvent(event);
-    }
-  }
-  // As a client reads it: a lone surrogate was sent as U+FFFD.
-  return new TextDecoder().decode(new TextEncoder().encode(text));
+/** What a client reads: events as (type, data, lastEventId), and retries. */
+type Seen = (readonly [string, string, string] | readonly ["retry", number])[];
+
+function seenIn(
+  text: string | Uint8Array,
+): { seen: Seen; lastEventId: string } {
+  const seen: Seen = [];
+  const client = new Interpreter(
+    { onRetry: (ms) => seen.push(["retry", ms]) },
+    (m) => seen.push([m.type, m.data, m.lastEventId]),
+  );
+  client.push(text);
+  client.end();
+  return { seen, lastEventId: client.lastEventId };
 }
 
+/**
+ * What a client of the upstream sees, mapped: each event `map` makes of a
+ * message, as a client reads it, with the message's last event id unless
+ * the event brings its own.
+ */
+async function expectedSeen(
+  bytes: Uint8Array,
+  map: RelayMap | undefined,
+): Promise<{ seen: Seen; lastEventId: string }> {
+  const items: (SSEMessage | number)[] = [];
+  const upstream = new Interpreter(
+    { onRetry: (ms) => items.push(ms) },
+    (message) => items.push(message),
+  );
+  upstream.push(bytes);
+  upstream.end();
+  const seen: Seen = [];
+  for (const item of items) {
+    if (typeof item === "number") {
+      seen.push(["retry", Math.min(item, Number.MAX_SAFE_INTEGER)]);
+      continue;
+    }
+    const result = map ? await map(item) : {
+      event: item.type === "message" ? undefined : item.type,
+      data: item.data,
+      id: item.id,
+    };
+    if (result === undefined) continue;
+    for (const event of Array.isArray(result) ? result : [result]) {
+      const id = typeof event === "object" && event.id !== undefined
+        ? String(event.id)
+        : item.lastEventId;
+      for (const entry of seenIn(formatEvent(event)).seen) {
+        seen.push(entry.length === 2 ? entry : [entry[0], entry[1], id]);
+      }
+    }
+  }
+  return { seen, lastEventId: upstream.lastEventId };
+}
+
+// The property of issue 12.2: for every upstream byte stream, however it is
+// cut, a client of the relay sees the same events, each with the same last
+// event id, as a client of the upstream (mapped by the same map), and ends
+// holding the same last event id. WHATWG "dispatch the event", step 1
+// commits an id-only block's id before step 2 returns on its empty data.
 for (const [name, makeMap] of Object.entries(maps)) {
-  test(`a relay ${name} sends exactly what formatting the mapped messages would`, async () => {
+  test(`a client of a relay ${name} sees what a client of the upstream sees, ids included`, async () => {
     await fc.assert(
       fc.asyncProperty(
         streamArb,
@@ -567,17 +678,55 @@ for (const [name, makeMap] of Object.entries(maps)) {
             keepAlive: false,
             map: makeMap?.(),
           }).text();
-          const expected = await expectedRelay(
+          const expected = await expectedSeen(
             new TextEncoder().encode(text),
             makeMap?.(),
           );
-          assert.equal(relayed, expected);
+          assert.deepEqual(seenIn(relayed), expected);
         },
       ),
       { numRuns: 150 },
     );
   });
 }
+
+test("a relay forwards an id-only block's id with the next event (issue 12.2)", async () => {
+  const body = "id: 1\ndata: a\n\nid: 7\n\ndata: b\n\n";
+  for (const map of [undefined, (m: SSEMessage) => ({ data: m.data })]) {
+    const relayed = await relaySSE(
+      new Response(body, { headers: { "Content-Type": "text/event-stream" } }),
+      { keepAlive: false, map },
+    ).text();
+    assert.deepEqual(seenIn(relayed).seen, [
+      ["message", "a", "1"],
+      ["message", "b", "7"],
+    ]);
+  }
+});
+
+test("a mapped relay brings its client to the upstream's id when the map drops a message, and leaves a map's own ids alone", async () => {
+  const body = "id: 1\ndata: a\n\nid: 2\ndata: skip\n\n";
+  const dropped = await relaySSE(
+    new Response(body, { headers: { "Content-Type": "text/event-stream" } }),
+    {
+      keepAlive: false,
+      map: (m) => m.data === "skip" ? undefined : { data: m.data },
+    },
+  ).text();
+  assert.deepEqual(seenIn(dropped), {
+    seen: [["message", "a", "1"]],
+    lastEventId: "2",
+  });
+  let n = 100;
+  const own = await relaySSE(
+    new Response(body, { headers: { "Content-Type": "text/event-stream" } }),
+    { keepAlive: false, map: (m) => ({ id: n++, data: m.data }) },
+  ).text();
+  assert.deepEqual(seenIn(own), {
+    seen: [["message", "a", "100"], ["message", "skip", "101"]],
+    lastEventId: "101",
+  });
+});
 
 test("a relay does not format again the data of an event that keeps it (README)", async () => {
   // Formatting searches data for line breaks; the upstream's text of the
