@@ -12,7 +12,8 @@
  * `ReadableStream` read from the socket on demand, and the response body is
  * read only as fast as the client takes it. `request.signal` aborts when the
  * client disconnects, and the response body is cancelled, so an SSE
- * producer's `finally` runs.
+ * producer's `finally` runs. A body that a parser such as `express.json()`
+ * has already read is rebuilt from `req.body`.
  *
  * This is a separate entry point so that the core module never imports
  * `node:*`.
@@ -211,6 +212,142 @@ function requestBody(
   });
 }
 
+// Whether something before the handler (a body parser: express.json, text,
+// raw, urlencoded, Fastify's) has read the request body to its end, so the
+// socket has nothing more to give. readableEnded is the signal on Node, Deno
+// and Bun alike; complete without readable is on-finished's (what
+// body-parser itself checks), for look-alikes without readableEnded.
+// req.body alone is no signal: body-parser sets it to undefined on every
+// request it sees, even one whose content-type it skips unread.
+function bodyConsumed(req: IncomingMessage): boolean {
+  return req.readableEnded || (req.complete && !req.readable);
+}
+
+// The framing of the body as it came; a body rebuilt from what a parser left
+// has its own length, and is never compressed (parsers inflate).
+const FRAMING = new Set([
+  "content-length",
+  "content-encoding",
+  "transfer-encoding",
+]);
+// The essence of a JSON media type: application/json, text/json, and any
+// +json suffix (application/problem+json, application/vnd.api+json).
+const JSON_TYPE = /^[\w.+-]+\/(?:[\w.+-]+\+)?json$/;
+const FORM_TYPE = "application/x-www-form-urlencoded";
+const CHARSET = /(;\s*charset\s*=\s*)("[^"]*"|[^;\s]*)/i;
+
+// A content-type for a body now encoded as UTF-8 (a parser decoded it from
+// the charset it declared).
+function utf8ContentType(type: string): string {
+  const match = CHARSET.exec(type);
+  if (!match || /^"?utf-8"?$/i.test(match[2])) return type;
+  return type.replace(CHARSET, "$1utf-8");
+}
+
+// Encodes a parsed form back as qs and body-parser's urlencoded parse it:
+// repeated keys for an array, brackets for a nested object (a[b]=c), and
+// an index for an object inside an array (a[0][b]=c).
+function formEncode(value: object): string {
+  const params = new URLSearchParams();
+  const add = (key: string, item: unknown): void => {
+    if (Array.isArray(item)) {
+      item.forEach((element, i) =>
+        add(
+          element !== null && typeof element === "object"
+            ? `${key}[${i}]`
+            : key,
+          element,
+        )
+      );
+    } else if (item !== null && typeof item === "object") {
+      for (const [name, inner] of Object.entries(item)) {
+        add(`${key}[${name}]`, inner);
+      }
+    } else if (item !== undefined) {
+      params.append(key, item === null ? "" : String(item));
+    }
+  };
+  for (const [name, item] of Object.entries(value)) add(name, item);
+  return params.toString();
+}
+
+function isJSON(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// What the Request's body is built from when a parser read the stream:
+// the bytes, text or value the parser left in req.body, with a content-type
+// that describes it. Mutates `headers` (the request's, as a list).
+function parsedBody(
+  req: IncomingMessage & { body?: unknown },
+  headers: [string, string][],
+): BodyInit {
+  const { body } = req;
+  let type = req.headers["content-type"];
+  const essence = type?.split(";")[0].trim().toLowerCase() ?? "";
+  const rebuilt = (): BodyInit => {
+    // A Buffer (express.raw) is a Uint8Array over an ArrayBuffer.
+    if (body instanceof Uint8Array) return body as Uint8Array<ArrayBuffer>;
+    if (body instanceof ArrayBuffer) return body;
+    if (
+      typeof body === "string" &&
+      // A JSON parser (strict: false) leaves a top-level string as its
+      // value, where a text parser leaves the JSON text itself.
+      (!JSON_TYPE.test(essence) || isJSON(body))
+    ) {
+      if (type !== undefined) type = utf8ContentType(type);
+      return body;
+    }
+    if (essence === FORM_TYPE && body !== null && typeof body === "object") {
+      type = utf8ContentType(type!);
+      return formEncode(body);
+    }
+    // A body that was empty all along is still the whole body.
+    if (body === undefined && req.headers["content-length"] === "0") return "";
+    let json: string | undefined;
+    let cause: unknown;
+    try {
+      // undefined for a function or a symbol; throws for a cycle or a bigint.
+      json = JSON.stringify(body);
+    } catch (error) {
+      cause = error;
+    }
+    if (json === undefined) {
+      throw new TypeError(
+        `The request body was already read by a body parser, which left ${
+          body === undefined
+            ? "no req.body"
+            : `a req.body that cannot be sent as JSON (${describe(body)})`
+        } to rebuild it from: put the handler before the parser, or leave the parsed body in req.body`,
+        { cause },
+      );
+    }
+    type = type !== undefined && JSON_TYPE.test(essence)
+      ? utf8ContentType(type)
+      : "application/json";
+    return json;
+  };
+  let init: BodyInit;
+  try {
+    init = rebuilt();
+  } catch (error) {
+    // In the body, not thrown: a handler that does not read it still runs,
+    // and one that does gets a rejection it can answer, never a wait.
+    init = new ReadableStream({ start: (c) => c.error(error) });
+  }
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const name = headers[i][0].toLowerCase();
+    if (FRAMING.has(name) || name === "content-type") headers.splice(i, 1);
+  }
+  if (type !== undefined) headers.push(["content-type", type]);
+  return init;
+}
+
 function toRequest(
   req: IncomingMessage,
   res: ServerResponse,
@@ -226,7 +363,8 @@ function toRequest(
     signal,
   };
   if (req.method !== "GET" && req.method !== "HEAD") {
-    init.body = requestBody(req, res);
+    if (bodyConsumed(req)) init.body = parsedBody(req, headers);
+    else init.body = requestBody(req, res);
     init.duplex = "half";
   }
   return new Request(requestURL(req), init);
@@ -528,6 +666,17 @@ function listener(
  *   `signal` aborts when the client disconnects before the response is
  *   complete, and only then. A request that cannot become a `Request` (a
  *   malformed `Host`) gets `400 Bad Request` without calling the handler.
+ * - **Body parsers:** when middleware before the handler has already read
+ *   the body (Express's `express.json()`, `text()`, `raw()`,
+ *   `urlencoded()`), the body is rebuilt from what it left in `req.body`: a
+ *   `Buffer` as those bytes, a string as that text, an object as a form
+ *   (`a=1&a=2`, `a[b]=c`) when the content-type is
+ *   `application/x-www-form-urlencoded`, and anything else as JSON. The
+ *   `Content-Type` follows the body (a charset becomes `utf-8`; JSON from a
+ *   non-JSON type becomes `application/json`), and `Content-Length`,
+ *   `Content-Encoding` and `Transfer-Encoding` are dropped. A parser that
+ *   left nothing usable makes reading the body reject with a `TypeError`
+ *   that says so, rather than wait.
  * - **Response:** status, status text and headers (every `Set-Cookie` kept;
  *   `Connection`, `Keep-Alive` and `Transfer-Encoding` left to Node), sent
  *   at once with Nagle's algorithm off; then the body, read only as fast as
@@ -554,6 +703,24 @@ function listener(
  *   toNodeListener((request) =>
  *     createSSEStream(["Hello", "world"], { signal: request.signal })
  *   ),
+ * );
+ * app.listen(3000);
+ * ```
+ *
+ * @example JSON posted to Express, with express.json() before the route
+ * ```ts ignore
+ * import express from "express";
+ * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * const app = express();
+ * app.use(express.json());
+ * app.post(
+ *   "/chat",
+ *   toNodeListener(async (request) => {
+ *     const { prompt } = await request.json(); // rebuilt from req.body
+ *     return createSSEStream([{ data: { prompt } }], { signal: request.signal });
+ *   }),
  * );
  * app.listen(3000);
  * ```
