@@ -13,7 +13,8 @@
  * read only as fast as the client takes it. `request.signal` aborts when the
  * client disconnects, and the response body is cancelled, so an SSE
  * producer's `finally` runs. A body that a parser such as `express.json()`
- * has already read is rebuilt from `req.body`.
+ * has already read is rebuilt from `req.body`, and the handler gets the
+ * native `req` and `res` as a second argument.
  *
  * This is a separate entry point so that the core module never imports
  * `node:*`.
@@ -48,8 +49,69 @@ import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";
 /** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/**
+ * The native request and response behind the `Request` a
+ * {@linkcode NodeHandler} gets: what Express, Fastify (`request.raw`,
+ * `reply.raw`) or your own middleware put on them, such as `req.user`,
+ * `req.params` or `res.locals`. The type parameters narrow them to a
+ * framework's own types.
+ *
+ * Read the body from the `Request`, not from `req`: its stream may already
+ * have been read by a body parser, which `request` accounts for.
+ *
+ * @example An Express route's params and locals
+ * ```ts ignore
+ * import express from "express";
+ * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * const app = express();
+ * app.get(
+ *   "/rooms/:room/events",
+ *   toNodeListener<express.Request, express.Response>((request, { req, res }) =>
+ *     createSSEStream([{ data: { room: req.params.room, user: res.locals.user } }], {
+ *       signal: request.signal,
+ *     })
+ *   ),
+ * );
+ * ```
+ */
+export interface NodeContext<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> {
+  /** The request as `node:http` and the middleware before the handler left it. */
+  req: Req;
+  /** The response; the adapter writes its head and body from the `Response`. */
+  res: Res;
+}
+
+/**
+ * A request handler for {@linkcode toNodeListener} and {@linkcode serve}: a
+ * {@linkcode FetchHandler} that may also take the native request and
+ * response as a second argument. Every `FetchHandler` is one.
+ *
+ * @example A handler that reads what middleware set on the request
+ * ```ts ignore
+ * import type { NodeHandler } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
+ *
+ * const whoAmI: NodeHandler = (_request, { req }) =>
+ *   new Response((req as { user?: string }).user ?? "anonymous");
+ * ```
+ */
+export type NodeHandler<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> = (
+  request: Request,
+  context: NodeContext<Req, Res>,
+) => Response | Promise<Response>;
+
 /** A `node:http` request listener, as `http.createServer` and Express take. */
-export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+export type NodeListener<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+> = (req: Req, res: Res) => void;
 
 /** Options for {@linkcode toNodeListener}. */
 export interface NodeListenerOptions {
@@ -447,7 +509,7 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 // Calls the handler in a frame of its own, so the Request is garbage once
 // the Response exists unless the handler keeps it.
 async function handle(
-  handler: FetchHandler,
+  handler: NodeHandler,
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
@@ -461,7 +523,7 @@ async function handle(
     return undefined;
   }
   try {
-    const response = await handler(request);
+    const response = await handler(request, { req, res });
     if (response instanceof Response) return response;
     throw new TypeError(
       `Invalid handler result: expected a Response, got ${describe(response)}`,
@@ -484,7 +546,7 @@ type Outgoing = ReadableStreamDefaultReader<Uint8Array> | ResponseSink;
 // Response is garbage while a long body streams: a suspended async function
 // keeps its locals alive.
 async function begin(
-  handler: FetchHandler,
+  handler: NodeHandler,
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
@@ -550,7 +612,7 @@ function cancel(outgoing: Outgoing, reason: unknown): void {
 }
 
 async function respond(
-  handler: FetchHandler,
+  handler: NodeHandler,
   onError: (error: unknown) => void,
   open: Map<ServerResponse, AbortController> | undefined,
   req: IncomingMessage,
@@ -633,13 +695,13 @@ async function respond(
 }
 
 function listener(
-  handler: FetchHandler,
+  handler: NodeHandler,
   onError: (error: unknown) => void,
   open: Map<ServerResponse, AbortController> | undefined,
 ): NodeListener {
   if (typeof handler !== "function") {
     throw new TypeError(
-      `Invalid handler: expected a function (request) => Response, got ${
+      `Invalid handler: expected a function (request, context) => Response, got ${
         describe(handler)
       }`,
     );
@@ -677,6 +739,9 @@ function listener(
  *   `Content-Encoding` and `Transfer-Encoding` are dropped. A parser that
  *   left nothing usable makes reading the body reject with a `TypeError`
  *   that says so, rather than wait.
+ * - **Context:** the handler gets the native `req` and `res` as a second
+ *   argument, `(request, { req, res })`, for what middleware put on them
+ *   (`req.user`, `req.params`, `res.locals`); see {@linkcode NodeContext}.
  * - **Response:** status, status text and headers (every `Set-Cookie` kept;
  *   `Connection`, `Keep-Alive` and `Transfer-Encoding` left to Node), sent
  *   at once with Nagle's algorithm off; then the body, read only as fast as
@@ -716,11 +781,15 @@ function listener(
  * const app = express();
  * app.use(express.json());
  * app.post(
- *   "/chat",
- *   toNodeListener(async (request) => {
- *     const { prompt } = await request.json(); // rebuilt from req.body
- *     return createSSEStream([{ data: { prompt } }], { signal: request.signal });
- *   }),
+ *   "/chat/:room",
+ *   toNodeListener<express.Request, express.Response>(
+ *     async (request, { req }) => {
+ *       const { prompt } = await request.json(); // rebuilt from req.body
+ *       return createSSEStream([{ data: { room: req.params.room, prompt } }], {
+ *         signal: request.signal,
+ *       });
+ *     },
+ *   ),
  * );
  * app.listen(3000);
  * ```
@@ -735,16 +804,29 @@ function listener(
  * )).listen(8000);
  * ```
  *
- * @param handler Answers each request with a `Response`.
+ * @typeParam Req The request type the handler's context has (e.g.
+ * `express.Request`).
+ * @typeParam Res The response type the handler's context has (e.g.
+ * `express.Response`).
+ * @param handler Answers each request with a `Response`; it gets the
+ * native `req` and `res` as a second argument.
  * @param options Where failures are reported.
  * @returns A listener for the `request` event of a `node:http` server.
  * @throws {TypeError} When `handler` is not a function.
  */
-export function toNodeListener(
-  handler: FetchHandler,
+export function toNodeListener<
+  Req extends IncomingMessage = IncomingMessage,
+  Res extends ServerResponse = ServerResponse,
+>(
+  handler: NodeHandler<Req, Res>,
   options: NodeListenerOptions = {},
-): NodeListener {
-  return listener(handler, options.onError ?? defaultOnError, undefined);
+): NodeListener<Req, Res> {
+  // The adapter only ever hands the handler the req and res it was given.
+  return listener(
+    handler as unknown as NodeHandler,
+    options.onError ?? defaultOnError,
+    undefined,
+  );
 }
 
 function formatURL(address: string, port: number): string {
@@ -798,7 +880,7 @@ function formatURL(address: string, port: number): string {
  * rejection).
  */
 export async function serve(
-  handler: FetchHandler,
+  handler: NodeHandler,
   options: ServeOptions = {},
 ): Promise<NodeServer> {
   const { port = 8000, hostname = "0.0.0.0", signal } = options;

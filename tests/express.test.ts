@@ -1,6 +1,7 @@
 // ssekit/node behind a real Express 5 app on 127.0.0.1: each of Express's
 // body parsers reads the request body before the handler does, and the
-// handler must still get that body (never a request that hangs).
+// handler must still get that body (never a request that hangs); the
+// handler sees what Express put on req and res.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -293,6 +294,46 @@ describe("toNodeListener behind Express's body parsers", () => {
       } finally {
         socket.destroy();
       }
+    });
+  });
+});
+
+describe("toNodeListener's context under Express", () => {
+  test("the handler sees req.params and res.locals that Express set", async () => {
+    const app = express();
+    let sameObjects = false;
+    app.post(
+      "/rooms/:room",
+      (_req, res, next) => {
+        res.locals.user = "ada";
+        next();
+      },
+      express.json(),
+      toNodeListener<express.Request, express.Response>(
+        async (request, { req, res }) => {
+          sameObjects = res.req === req;
+          const { message } = await request.json();
+          return createSSEStream([{
+            event: "seen",
+            data: JSON.stringify({
+              room: req.params.room,
+              user: res.locals.user,
+              message,
+            }),
+          }], { signal: request.signal });
+        },
+      ),
+    );
+    await withExpress(app, async (url) => {
+      const echoed = await post(`${url}/rooms/lobby`, {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: "hi" }),
+      });
+      assert.equal(echoed.status, 200);
+      assert.deepEqual(echoed.events, {
+        seen: { room: "lobby", user: "ada", message: "hi" },
+      });
+      assert.ok(sameObjects, "the context's req and res are not a pair");
     });
   });
 });
