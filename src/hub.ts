@@ -504,6 +504,9 @@ class HubCore implements Hub {
       entry(entry) {
         for (const subscription of subscribers) subscription.push(entry);
       },
+      gap() {
+        for (const subscription of subscribers) subscription.gap();
+      },
       error: (reason) => {
         if (this.#topics.get(name) === topic) this.#topics.delete(name);
         aborter.abort();
@@ -663,6 +666,31 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
     if (this.#hub.store.compare(entry.id, this.#cursor!) <= 0) return false;
     this.#synced = true;
     return true;
+  }
+
+  /**
+   * The store lost entries before its tail delivered them: a live
+   * subscriber gets the reset event where they would have been; a replay
+   * reads again, and the store's read reports the gap.
+   */
+  gap(): void {
+    const state = this.#state;
+    if (state === REPLAY) {
+      this.#pending = [];
+      this.#overflowed = true;
+      return;
+    }
+    if (state !== LIVE) return;
+    const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
+    const resolve = this.#resolve;
+    if (
+      resolve && this.#head === this.#queue.length && this.#lost === undefined
+    ) {
+      this.#settled();
+      resolve({ value: reset, done: false });
+      return;
+    }
+    this.#queue.push(reset);
   }
 
   /** The hub closed: finish with what is queued and a retry hint. */

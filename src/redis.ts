@@ -32,6 +32,8 @@ import {
   type HubTailHandler,
 } from "./store.ts";
 import { describe } from "./describe.ts";
+import { APPEND_SCRIPT, LAST_SCRIPT, READ_SCRIPT } from "./redis/_scripts.ts";
+import { Tail } from "./redis/_tail.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -100,14 +102,20 @@ export interface RedisStoreOptions extends HubHistory {
   /**
    * A `redis://` URL or ioredis options (the store creates the client, and
    * closes it), or an ioredis client (the caller keeps it, and closes it).
-   * Either way each tailed topic gets a dedicated connection of its own,
-   * made like this one and closed by the store, because a blocking `XREAD`
-   * occupies its connection. @default {"redis://127.0.0.1:6379"}
+   * It carries appends and reads. One more connection, made like it and
+   * closed by the store, carries the live tail of every topic this
+   * instance follows: two connections however many topics there are.
+   * @default {"redis://127.0.0.1:6379"}
    */
   redis?: string | RedisConnection;
-  /** Prepended to each topic to make its stream's key. @default {"ssekit:"} */
+  /**
+   * Prepended to each topic's keys, `<prefix>{t:<topic>}` (its stream and
+   * shard channel) and `<prefix>{t:<topic>}:m` (its floor and publish
+   * tokens); no braces, which would change the keys' hash slot.
+   * @default {"ssekit:"}
+   */
   prefix?: string;
-  /** How tails reconnect after losing their connection. */
+  /** How the tail reconnects after losing its connection. */
   reconnect?: RedisReconnectOptions;
 }
 
@@ -116,77 +124,34 @@ const DEFAULT_RECONNECT: Required<RedisReconnectOptions> = {
   min: 50,
   max: 2_000,
 };
-/** Long enough to be cheap, short enough to notice a dead peer in time. */
-const BLOCK_MS = 10_000;
-const TAIL_COUNT = 1_000;
 const MAX_TOPIC_LENGTH = 1_024;
 const ID = /^(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$/;
 const MAX_ID_PART = "18446744073709551615"; // Redis ids are two u64s.
 /** Redis rejects an entry without fields; this one stands for "none". */
 const EMPTY_FIELD = "_";
-
-// Both scripts run atomically, so a trim between looking at the stream and
-// reading it cannot hide a gap. Positions are the kept entries' ids and the
-// newest trimmed id (max-deleted-entry-id, 0-0 before any trim): any other
-// id, even one in range, was never an entry of this stream (another store,
-// or the stream's life before a restart without persistence).
-const STREAM_IDS = `
-local function streamIds(key)
-  local last, floor = '0-0', '0-0'
-  if redis.call('EXISTS', key) == 1 then
-    local info = redis.call('XINFO', 'STREAM', key)
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then last = info[i + 1]
-      elseif info[i] == 'max-deleted-entry-id' then floor = info[i + 1] end
-    end
-  end
-  return last, floor
-end
-`;
-
-/** KEYS[1]: the stream; ARGV: a valid id or "", the limit. */
-const READ_SCRIPT = STREAM_IDS + `
-local key, after, limit = KEYS[1], ARGV[1], ARGV[2]
-local last, floor = streamIds(key)
-local gap = after == '' or
-  (after ~= floor and #redis.call('XRANGE', key, after, after) == 0)
-if gap then
-  return {1, last, redis.call('XRANGE', key, '-', '+', 'COUNT', limit)}
-end
-return {0, last, redis.call('XRANGE', key, '(' .. after, '+', 'COUNT', limit)}
-`;
-
-/** KEYS[1]: the stream. Returns the id after which a tail starts. */
-const LAST_SCRIPT = STREAM_IDS + `
-local last = streamIds(KEYS[1])
-return last
-`;
-
 /**
- * KEYS[1]: the stream; ARGV: max, ttl ("" for none), then field, value….
- * The ttl cutoff uses Redis's clock, the one its ids come from.
+ * Appends awaiting their reply at once. A retried append is recognised by
+ * its token for as long as the tokens of the appends after it cannot have
+ * pushed it out of the topic's window, which is this many.
  */
-const APPEND_SCRIPT = `
-local key = KEYS[1]
-local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
-if ARGV[2] ~= '' then
-  local now = redis.call('TIME')
-  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
-  if cutoff > 0 then redis.call('XTRIM', key, 'MINID', '~', cutoff) end
-end
-return id
-`;
+const IN_FLIGHT = 1_024;
 
 type RawEntry = [id: string, fields: string[]];
 
 interface StoreClient extends Redis {
   ssekitRead(
-    key: string,
+    stream: string,
+    meta: string,
     after: string,
     limit: number,
-  ): Promise<[gap: number, last: string, entries: RawEntry[]]>;
-  ssekitLast(key: string): Promise<string>;
-  ssekitAppend(key: string, ...args: (string | number)[]): Promise<string>;
+    ttl: number | "",
+  ): Promise<[gap: number, cursor: string, entries: RawEntry[]]>;
+  ssekitLast(stream: string): Promise<string>;
+  ssekitAppend(
+    stream: string,
+    meta: string,
+    ...args: (string | number)[]
+  ): Promise<string>;
 }
 
 function isClient(value: unknown): value is Redis {
@@ -225,9 +190,9 @@ function toFields(record: HubRecord): string[] {
   return fields.length > 0 ? fields : [EMPTY_FIELD, ""];
 }
 
-function toEntry([id, fields]: RawEntry): HubEntry {
+function toEntry(id: string, fields: readonly string[], from = 0): HubEntry {
   const entry: { -readonly [K in keyof HubEntry]: HubEntry[K] } = { id };
-  for (let i = 0; i < fields.length; i += 2) {
+  for (let i = from; i < fields.length; i += 2) {
     const value = fields[i + 1];
     switch (fields[i]) {
       case "event":
@@ -258,46 +223,44 @@ function positiveInteger(value: number, name: string): number {
   return value;
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 function storeClosed(): TypeError {
   return new TypeError(
     "The Redis store is closed: append(), read() and tail() are not allowed after close()",
   );
 }
 
+/** A random name for this store's publish tokens. */
+function instanceName(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+}
+
 /**
  * A {@linkcode HubStore} on Redis Streams (Redis ≥ 7), one stream per topic
- * at `prefix + topic`:
+ * at `<prefix>{t:<topic>}`, on two connections however many topics an
+ * instance serves:
  *
  * - **Ids are stream ids** (`<ms>-<seq>`), compared numerically, so an id
  *   from any instance resumes on any other.
- * - **Append** is one atomic script: `XADD … MAXLEN ~ max` and
- *   `XTRIM … MINID ~ now-ttl` (Redis's clock). Trimming is approximate, as
- *   Redis does it cheaply: a topic may keep somewhat more than `max` events
- *   (up to a stream node, 100 by default) or events a little past `ttl`,
- *   and an idle topic is trimmed at its next append.
- * - **Read** is `XRANGE (id + COUNT`, in a script that also reports a gap
- *   for an id that is not a kept entry's or the newest trimmed one, is
- *   malformed or in the future, or comes from before a restart of a Redis
- *   without persistence.
- * - **Tail**: each tailed topic has a dedicated connection running
- *   `XREAD BLOCK … STREAMS key <last id>`. When the connection drops
- *   (`CLIENT KILL`, a Redis restart), it reconnects with exponential
- *   backoff and resumes after the last id it delivered: no loss, no
- *   duplicates. After `reconnect.attempts` failures in a row it reports
- *   the error to the hub, which ends the topic's subscriptions.
+ * - **Append** is one atomic script: `XADD`, exact trimming to `max`
+ *   entries and `ttl` (Redis's clock) that records the newest id it
+ *   trimmed, `PEXPIRE` (a topic left alone for `ttl` costs nothing), and
+ *   `SPUBLISH` of the entry on the stream's shard channel. It carries a
+ *   token, so an append that the client resends after a lost reply is
+ *   stored once and answers the first id.
+ * - **Read** is `XRANGE (id + COUNT` in a script that reports a gap for any
+ *   id after which an entry is no longer kept: trimmed, expired, from
+ *   before a restart that lost the data, from another store, malformed.
+ * - **Tail**: one subscriber connection `SSUBSCRIBE`s the channel of every
+ *   topic this instance follows: joining and leaving is one command, and a
+ *   busy topic cannot hold back a quiet one's events. When the connection
+ *   drops (`CLIENT KILL`, a restart), it reconnects with exponential
+ *   backoff and each topic reads what it missed from its stream, after the
+ *   last id it delivered: no loss and no duplicate while history covers
+ *   the break, a `gap` (a reset event to subscribers) when it does not.
+ *   After `reconnect.attempts` failures in a row it gives up, and the hub
+ *   ends the topics' subscriptions.
  *
  * @example A hub on Redis
  * ```ts ignore
@@ -321,15 +284,18 @@ function storeClosed(): TypeError {
 export function redisStore(options: RedisStoreOptions = {}): HubStore {
   const { max, ttl } = historyBounds(options);
   const { prefix = "ssekit:" } = options;
-  if (typeof prefix !== "string") {
+  if (typeof prefix !== "string" || /[{}]/.test(prefix)) {
     throw new TypeError(
-      `Invalid redisStore option "prefix": expected a string, got ${typeof prefix}`,
+      `Invalid redisStore option "prefix": expected a string without "{" or "}", got ${
+        describe(prefix)
+      }`,
     );
   }
   const reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
   const attempts = positiveInteger(reconnect.attempts, "attempts");
   const minDelay = positiveInteger(reconnect.min, "min");
   const maxDelay = Math.max(minDelay, positiveInteger(reconnect.max, "max"));
+  const ttlArg = ttl === Infinity ? "" : Math.ceil(ttl);
 
   const given = options.redis ?? "redis://127.0.0.1:6379";
   if (typeof given !== "string" && (typeof given !== "object" || !given)) {
@@ -348,128 +314,109 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
   // Our own clients report failures through their commands' rejections.
   if (owned) base.on("error", () => {});
   const client = base as StoreClient;
-  client.defineCommand("ssekitRead", { numberOfKeys: 1, lua: READ_SCRIPT });
+  client.defineCommand("ssekitRead", { numberOfKeys: 2, lua: READ_SCRIPT });
   client.defineCommand("ssekitLast", { numberOfKeys: 1, lua: LAST_SCRIPT });
   client.defineCommand("ssekitAppend", {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: APPEND_SCRIPT,
   });
 
-  const stopAll = new AbortController();
+  const stream = (topic: string) => `${prefix}{t:${topic}}`;
+  const meta = (key: string) => `${key}:m`;
+  const readKey = async (
+    key: string,
+    afterId: string,
+    limit: number,
+  ): Promise<HubReadResult> => {
+    const after = typeof afterId === "string" && validId(afterId)
+      ? afterId
+      : "";
+    const [gap, cursor, raw] = await client.ssekitRead(
+      key,
+      meta(key),
+      after,
+      Math.max(1, limit),
+      ttlArg,
+    );
+    const entries = raw.map(([id, fields]) => toEntry(id, fields));
+    return {
+      entries,
+      gap: gap === 1,
+      cursor: entries.length > 0 ? entries[entries.length - 1].id : cursor,
+    };
+  };
+
+  const tail = new Tail({
+    // The tail's connection reconnects itself and catches up after;
+    // it gives up (and fails the tailed topics) after `attempts` failures.
+    connect: () => {
+      const connection = base.duplicate({
+        connectionName: "ssekit-tail",
+        autoResubscribe: false,
+        lazyConnect: false,
+        retryStrategy: (times: number) =>
+          times > attempts
+            ? null
+            : Math.min(maxDelay, minDelay * 2 ** (times - 1)),
+      });
+      connection.on("error", () => {});
+      return connection;
+    },
+    read: readKey,
+    last: (key) => client.ssekitLast(key),
+    parse: (message) => {
+      const [id, ...fields] = JSON.parse(message) as string[];
+      return toEntry(id, fields);
+    },
+  });
+
+  // Publish tokens: this store's name and a count. The count goes up by one
+  // per append, and at most IN_FLIGHT appends wait for a reply at once.
+  const name = instanceName();
+  let count = 0;
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
   let closed = false;
 
-  // Connects a fresh dedicated connection that never reconnects by itself:
-  // the tail loop decides when and from which id to go on.
-  const connectTail = async (): Promise<Redis> => {
-    const connection = base.duplicate({
-      lazyConnect: true,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: BLOCK_MS + 5_000,
-      connectionName: "ssekit-tail",
-    });
-    connection.on("error", () => {});
-    try {
-      await connection.connect();
-      return connection;
-    } catch (error) {
-      connection.disconnect();
-      throw error;
-    }
-  };
-
-  const runTail = async (
-    key: string,
-    startId: string,
-    handler: HubTailHandler,
-    signal: AbortSignal,
-  ): Promise<void> => {
-    let lastId = startId;
-    let failures = 0;
-    let connection: Redis | undefined;
-    const hangUp = () => connection?.disconnect();
-    signal.addEventListener("abort", hangUp);
-    try {
-      while (!signal.aborted) {
-        try {
-          connection ??= await connectTail();
-          if (signal.aborted) break;
-          const reply = await connection.xread(
-            "COUNT",
-            TAIL_COUNT,
-            "BLOCK",
-            BLOCK_MS,
-            "STREAMS",
-            key,
-            lastId,
-          ) as [string, RawEntry[]][] | null;
-          failures = 0;
-          if (signal.aborted) break;
-          for (const raw of reply?.[0][1] ?? []) {
-            lastId = raw[0];
-            handler.entry(toEntry(raw));
-          }
-        } catch (error) {
-          if (signal.aborted) break;
-          connection?.disconnect();
-          connection = undefined;
-          if (++failures >= attempts) {
-            handler.error(error);
-            return;
-          }
-          const delay = Math.min(maxDelay, minDelay * 2 ** (failures - 1));
-          await pause(delay, signal);
-        }
-      }
-    } finally {
-      signal.removeEventListener("abort", hangUp);
-      connection?.disconnect();
-    }
-  };
-
   return {
-    append(topic, record) {
+    async append(topic, record) {
       if (closed) throw storeClosed();
       checkTopic(topic);
-      return client.ssekitAppend(
-        prefix + topic,
-        max,
-        ttl === Infinity ? "" : Math.ceil(ttl),
-        ...toFields(record),
-      );
+      const fields = toFields(record);
+      // First come, first served: a waiting append is handed its slot.
+      if (inFlight >= IN_FLIGHT || waiting.length > 0) {
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      } else inFlight++;
+      const n = ++count;
+      try {
+        const key = stream(topic);
+        return await client.ssekitAppend(
+          key,
+          meta(key),
+          max,
+          ttlArg,
+          `${name}:${n}`,
+          n > IN_FLIGHT ? `${name}:${n - IN_FLIGHT}` : "",
+          ...fields,
+        );
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else inFlight--;
+      }
     },
 
-    async read(topic, afterId, limit): Promise<HubReadResult> {
+    read(topic, afterId, limit): Promise<HubReadResult> {
       if (closed) throw storeClosed();
       checkTopic(topic);
-      const after = typeof afterId === "string" && validId(afterId)
-        ? afterId
-        : "";
-      const [gap, last, raw] = await client.ssekitRead(
-        prefix + topic,
-        after,
-        Math.max(1, limit),
-      );
-      const entries = raw.map(toEntry);
-      const cursor = entries.length > 0
-        ? entries[entries.length - 1].id
-        : gap
-        ? last
-        : after;
-      return { entries, gap: gap === 1, cursor };
+      return readKey(stream(topic), afterId, limit);
     },
 
     async tail(topic, handler, signal) {
       if (closed) throw storeClosed();
       checkTopic(topic);
       if (signal.aborted) return;
-      const key = prefix + topic;
-      const startId = await client.ssekitLast(key);
-      if (signal.aborted || closed) return;
-      const stop = AbortSignal.any([signal, stopAll.signal]);
-      void runTail(key, startId, handler, stop);
+      await tail.add(stream(topic), handler, signal);
     },
 
     compare: compareStreamIds,
@@ -477,7 +424,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     async close() {
       if (closed) return;
       closed = true;
-      stopAll.abort();
+      tail.close();
       if (owned) await base.quit().catch(() => base.disconnect());
     },
   };

@@ -127,6 +127,7 @@ export interface HubReadResult {
  * const store = memoryStore();
  * const handler: HubTailHandler = {
  *   entry: (entry) => console.log(entry.id, entry.data),
+ *   gap: () => console.warn("entries were lost"),
  *   error: (reason) => console.error("tail failed", reason),
  * };
  * const stop = new AbortController();
@@ -139,6 +140,14 @@ export interface HubReadResult {
 export interface HubTailHandler {
   /** One new entry; entries arrive in id order. Must not throw. */
   entry(entry: HubEntry): void;
+  /**
+   * Entries were lost before the tail could deliver them: a break in the
+   * store's connection outlasted its history, or the store lost its data (a
+   * restart without persistence). The entries after the loss follow as
+   * usual; the hub announces the gap to its live subscribers with a reset
+   * event, so a loss is never silent. Must not throw.
+   */
+  gap(): void;
   /**
    * The tail failed and delivers nothing more (a lost connection, say); the
    * hub then ends the topic's subscriptions with `reason`, and clients
@@ -163,14 +172,13 @@ export interface HubTailHandler {
  * resolve, then replays with `read()` page by page, buffering what the tail
  * delivers meanwhile and dropping ids the replay already gave. So:
  * everything appended after `tail()` resolves must reach the handler, in id
- * order; entries appended shortly before may be delivered too (they are
- * de-duplicated). A Redis store can run one blocking `XREAD` loop per topic
- * and resolve `tail()` once the loop's starting id is known.
+ * order, or be announced lost with `gap()`; entries appended shortly before
+ * may be delivered too (they are de-duplicated).
  *
- * **Retention** belongs to the store (Redis: `XADD … MAXLEN ~ max` plus
- * `XTRIM … MINID now-ttl`; `read` reports a `gap` when the id is below the
- * stream's `max-deleted-entry-id`, newer than its `last-generated-id` or not
- * an id at all).
+ * **Retention** belongs to the store, and so does knowing what it trimmed:
+ * `read` reports a `gap` for any id after which an entry is no longer kept
+ * (or that was never a position: another store's, malformed, from before a
+ * restart that lost the data).
  *
  * Methods may answer synchronously or with a promise.
  *

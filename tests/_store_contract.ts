@@ -102,6 +102,7 @@ export function storeContract(
       const aborter = new AbortController();
       await store.tail("t", {
         entry: (entry) => void seen.push(entry.data!),
+        gap: () => assert.fail("a gap"),
         error: (reason) => assert.fail(String(reason)),
       }, aborter.signal);
       await store.append("t", { data: "one" });

@@ -127,6 +127,7 @@ function laggyStore(inner: HubStore, rng: () => number): HubStore {
           queue.push(entry);
           void deliver();
         },
+        gap: () => handler.gap(),
         error: (reason) => handler.error(reason),
       }, signal);
       void deliver();
@@ -148,10 +149,12 @@ describe("memoryStore", () => {
       entry: () => {
         throw new Error("bug");
       },
+      gap: () => {},
       error: (reason) => void errors.push(reason),
     }, signal);
     await store.tail("t", {
       entry: (entry) => void seen.push(entry.data!),
+      gap: () => {},
       error: () => {},
     }, signal);
     await store.append("t", { data: "a" });
@@ -170,7 +173,7 @@ describe("memoryStore", () => {
       () =>
         store.tail(
           "t",
-          { entry() {}, error() {} },
+          { entry() {}, gap() {}, error() {} },
           new AbortController().signal,
         ),
       TypeError,

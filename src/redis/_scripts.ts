@@ -1,0 +1,136 @@
+/**
+ * The Lua scripts of the Redis store (internal to `ssekit/redis`). Each runs
+ * atomically on the shard that holds its topic, so looking at a stream and
+ * changing it cannot be split by another client's command.
+ *
+ * A topic has two keys with one hash tag, so they share a cluster slot:
+ * its stream (`KEYS[1]`), whose name is also the shard channel its new
+ * entries are published on, and a hash (`KEYS[2]`) holding `f`, the id of
+ * the newest entry trimmed away (the floor), and the recent publish tokens
+ * (`p:<token>` → id) that make a retried append harmless.
+ *
+ * Positions: a client may resume after an entry that is kept, after the
+ * floor, after the last id the stream generated, or after the position a
+ * read of an absent topic gave: `<Redis time - 1 ms>-18446744073709551615`,
+ * the largest id of the millisecond before, which no entry can have and
+ * which every later entry follows. Redis's own `max-deleted-entry-id` is no
+ * floor: MAXLEN trimming leaves it at `0-0` (Redis 7.0).
+ *
+ * @module
+ */
+
+// Shared helpers: Redis's clock (the one its ids come from) and trimming
+// that records the floor. Exact trimming, so the floor is exact.
+const COMMON = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ms(id)
+  return tonumber(string.match(id, '^(%d+)-'))
+end
+local function trim(stream, meta, max, ttl)
+  local length = redis.call('XLEN', stream)
+  if length > max then
+    local gone = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - max)
+    redis.call('HSET', meta, 'f', gone[#gone][1])
+    redis.call('XTRIM', stream, 'MAXLEN', max)
+  end
+  if ttl ~= '' then
+    local cutoff = now() - tonumber(ttl)
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    if first and ms(first[1]) < cutoff then
+      local newest = redis.call('XREVRANGE', stream, '(' .. cutoff .. '-0', '-', 'COUNT', 1)[1]
+      redis.call('HSET', meta, 'f', newest[1])
+      redis.call('XTRIM', stream, 'MINID', cutoff)
+    end
+  end
+end
+local EMPTY = '-18446744073709551615'
+local function empty(id)
+  return string.sub(id, -#EMPTY) == EMPTY
+end
+local function lastId(stream)
+  local info = redis.call('XINFO', 'STREAM', stream)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then return info[i + 1] end
+  end
+end
+`;
+
+/**
+ * KEYS: stream, meta. ARGV: max, ttl ms ("" for none), token ("" for
+ * none), the token to forget, then field, value…. Returns the entry's id,
+ * or the id a retry of the same token got the first time.
+ */
+export const APPEND_SCRIPT: string = COMMON + `
+local stream, meta = KEYS[1], KEYS[2]
+local max, ttl, token, forget = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+if token ~= '' then
+  local earlier = redis.call('HGET', meta, 'p:' .. token)
+  if earlier then return earlier end
+end
+local id = redis.call('XADD', stream, '*', unpack(ARGV, 5))
+trim(stream, meta, max, ttl)
+if token ~= '' then
+  redis.call('HSET', meta, 'p:' .. token, id)
+  if forget ~= '' then redis.call('HDEL', meta, 'p:' .. forget) end
+end
+if ttl ~= '' then
+  redis.call('PEXPIRE', stream, ttl)
+  redis.call('PEXPIRE', meta, ttl)
+end
+local entry = {id}
+for i = 5, #ARGV do entry[#entry + 1] = ARGV[i] end
+redis.call('SPUBLISH', stream, cjson.encode(entry))
+return id
+`;
+
+/**
+ * KEYS: stream, meta. ARGV: a well-formed id or "", the limit, ttl ms (""
+ * for none). Returns {gap, cursor, entries}: the entries after the id, or
+ * from the oldest kept when the id is not a position (gap = 1); the cursor
+ * is where a read with no entries leaves the client.
+ */
+export const READ_SCRIPT: string = COMMON + `
+local stream, meta = KEYS[1], KEYS[2]
+local after, limit, ttl = ARGV[1], ARGV[2], ARGV[3]
+local exists = redis.call('EXISTS', stream) == 1
+if exists then trim(stream, meta, math.huge, ttl) end
+local function fresh(t, since)
+  return ttl == '' or since - t < tonumber(ttl)
+end
+local gap = true
+local cursor
+if exists then
+  cursor = lastId(stream)
+  local floor = redis.call('HGET', meta, 'f')
+  if after == cursor or after == floor or
+    (after ~= '' and #redis.call('XRANGE', stream, after, after) > 0) then
+    gap = false
+  elseif empty(after) and not floor then
+    -- The position of a topic that was absent: good if this stream began
+    -- after it and no older one can have come and gone in between (it
+    -- would have had to expire, ttl after its last entry).
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    if first then
+      local born = ms(first[1])
+      gap = not (ms(after) < born and fresh(ms(after), born))
+    end
+  end
+else
+  cursor = (now() - 1) .. EMPTY
+  -- Good unless a stream can have come and gone since.
+  gap = not (empty(after) and fresh(ms(after), now()))
+end
+if gap then
+  return {1, cursor, redis.call('XRANGE', stream, '-', '+', 'COUNT', limit)}
+end
+return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
+`;
+
+/** KEYS: stream. Returns the position after everything appended so far. */
+export const LAST_SCRIPT: string = COMMON + `
+if redis.call('EXISTS', KEYS[1]) == 1 then return lastId(KEYS[1]) end
+return (now() - 1) .. EMPTY
+`;
