@@ -306,11 +306,12 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     );
   }
   const owned = !isClient(given);
+  // Named, so an operator sees which connections are ssekit's.
   const base: Redis = isClient(given)
     ? given
     : typeof given === "string"
-    ? new Redis(given)
-    : new Redis(given as RedisOptions);
+    ? new Redis(given, { connectionName: "ssekit" })
+    : new Redis({ connectionName: "ssekit", ...given as RedisOptions });
   // Our own clients report failures through their commands' rejections.
   if (owned) base.on("error", () => {});
   const client = base as StoreClient;

@@ -129,8 +129,11 @@ end
 return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
 `;
 
-/** KEYS: stream. Returns the position after everything appended so far. */
-export const LAST_SCRIPT: string = COMMON + `
+/**
+ * KEYS: stream. Returns the position after everything appended so far.
+ * It writes nothing, so it runs where writes are refused (out of memory).
+ */
+export const LAST_SCRIPT: string = "#!lua flags=no-writes\n" + COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return lastId(KEYS[1]) end
 return (now() - 1) .. EMPTY
 `;

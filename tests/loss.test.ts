@@ -1,0 +1,438 @@
+// Issue 13's rule for every store: a subscriber gets exactly what followed
+// its id, or an explicit reset; never a silent gap, never a duplicate. Each
+// case that made the earlier Redis store lose or repeat events is here, run
+// on every store, with the memory store as the control. A subscription that
+// ends is a client that reconnects with the last id it got, as
+// EventSource does.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { createHub, type Hub, type HubOptions } from "../src/hub.ts";
+import { memoryStore } from "../src/memory_store.ts";
+import { redisStore } from "../src/redis.ts";
+import type { HubStore } from "../src/store.ts";
+import { root, spawnChild } from "./_child.ts";
+import { sleep, within } from "./_util.ts";
+
+const RESET = "(reset)";
+
+/** Two hubs on one store's data: the subscribers' and the publishers'. */
+interface Pair {
+  a: Hub;
+  b: Hub;
+  compare(x: string, y: string): number;
+  close(): Promise<void>;
+}
+
+type MakePair = (history: { max: number }, url?: string) => Pair;
+
+/**
+ * Follows `topic` on `hub` from `from` as a reconnecting client would
+ * (after an end or an error), recording ids and resets, and the data of
+ * each id, until `stop` aborts.
+ */
+function follow(hub: Hub, topic: string, from: string, stop: AbortSignal) {
+  const seen: string[] = [];
+  const data = new Map<string, string>();
+  let last = from;
+  const done = (async () => {
+    while (!stop.aborted) {
+      try {
+        const sub = hub.subscribe(topic, { lastEventId: last, signal: stop });
+        for await (const event of sub) {
+          if (event.event === "reset") seen.push(RESET);
+          if (event.id === undefined) continue;
+          last = String(event.id);
+          if (event.event === "reset") continue;
+          seen.push(last);
+          data.set(last, event.data as string);
+        }
+      } catch {
+        // The store failed for now: reconnect, as a client would.
+      }
+      if (!stop.aborted) await sleep(20);
+    }
+  })();
+  return { seen, data, done };
+}
+
+/**
+ * No silent gap, no duplicate: between resets, the ids seen are the
+ * published ones, in order, each the next after the one before; the first
+ * is the first after `from`, the last is the last published. Ids that
+ * `ignored` names (publishes that failed, which the store may still have
+ * kept) are passed over. Returns the number of resets.
+ */
+function checkExact(
+  seen: string[],
+  published: string[],
+  from: string,
+  compare: (x: string, y: string) => number,
+  ignored: (id: string) => boolean = () => false,
+): number {
+  const order = [...published].sort(compare);
+  const index = new Map(order.map((id, i) => [id, i]));
+  let at = order.findIndex((id) => compare(id, from) > 0) - 1;
+  let resets = 0;
+  let afterReset = false;
+  const ids = new Set<string>();
+  for (const item of seen) {
+    if (item === RESET) {
+      resets++;
+      afterReset = true;
+      continue;
+    }
+    assert.ok(!ids.has(item), `${item} delivered twice`);
+    ids.add(item);
+    if (ignored(item)) continue;
+    const i = index.get(item);
+    assert.ok(i !== undefined, `${item} was never published`);
+    if (afterReset) assert.ok(i > at, `${item} after the reset goes back`);
+    else {
+      assert.equal(
+        i,
+        at + 1,
+        `silent gap: after ${order[at]} came ${item}, ${i - at - 1} missed`,
+      );
+    }
+    at = i;
+    afterReset = false;
+  }
+  assert.equal(at, order.length - 1, "the last events never came");
+  return resets;
+}
+
+async function burstAcrossInstances(make: MakePair) {
+  const pair = make({ max: 100 });
+  const stop = new AbortController();
+  try {
+    const from = await pair.b.publish("t", "start");
+    const follower = follow(pair.a, "t", from, stop.signal);
+    await sleep(50);
+    // Pipelined: 5,000 publishes without waiting for one.
+    const published = await Promise.all(
+      Array.from({ length: 5_000 }, (_, i) => pair.b.publish("t", `e${i}`)),
+    );
+    const last = published.at(-1)!;
+    await within(
+      (async () => {
+        while (!follower.seen.includes(last)) await sleep(20);
+      })(),
+      20_000,
+      "the last event of the burst",
+    );
+    checkExact(follower.seen, published, from, pair.compare);
+  } finally {
+    stop.abort();
+    await pair.close();
+  }
+}
+
+async function resetOnEmptyTopic(make: MakePair) {
+  const pair = make({ max: 100 });
+  try {
+    const first = pair.a.subscribe("empty", { lastEventId: "nope" });
+    const reset = await within(first.next(), 5_000, "the reset");
+    await first.return!();
+    assert.equal(reset.value?.event, "reset");
+    const position = reset.value?.id;
+    assert.equal(typeof position, "string", "the reset says where it is");
+    for (let i = 0; i < 150; i++) await pair.b.publish("empty", `e${i}`);
+    // 150 events into a history of 100: 50 were trimmed after the position.
+    const again = pair.a.subscribe("empty", {
+      lastEventId: String(position),
+    });
+    const next = await within(again.next(), 5_000, "the next event");
+    await again.return!();
+    assert.equal(next.value?.event, "reset", "a reset, not a silent gap");
+  } finally {
+    await pair.close();
+  }
+}
+
+const url = process.env.SSEKIT_REDIS_URL;
+let prefixes = 0;
+
+function redisPair(history: { max: number }, at = url): Pair {
+  const prefix = `ssekit-test:loss:${process.pid}:${Date.now()}:${++prefixes}:`;
+  const stores: HubStore[] = [0, 1].map(() =>
+    redisStore({
+      redis: at,
+      prefix,
+      ...history,
+      reconnect: { attempts: 100, max: 200 },
+    })
+  );
+  const options: HubOptions = {};
+  const [a, b] = stores.map((store) => createHub({ ...options, store }));
+  return {
+    a,
+    b,
+    compare: stores[0].compare,
+    close: async () => void await Promise.all([a.close(), b.close()]),
+  };
+}
+
+function memoryPair(history: { max: number }): Pair {
+  const hub = createHub({ store: memoryStore(history) });
+  return {
+    a: hub,
+    b: hub,
+    compare: memoryStore().compare,
+    close: () => hub.close(),
+  };
+}
+
+const stores: [string, MakePair][] = [["memoryStore", memoryPair]];
+if (url) stores.push(["redisStore", redisPair]);
+else if (process.env.CI === "true") {
+  test("the Redis loss tests run under CI", () =>
+    assert.fail("SSEKIT_REDIS_URL is not set"));
+}
+
+for (const [name, make] of stores) {
+  describe(`${name}: never a silent gap, never a duplicate`, () => {
+    test("a burst on one instance larger than history, followed on another", {
+      timeout: 60_000,
+    }, () => burstAcrossInstances(make));
+
+    test("the position a reset gives on an empty topic is one: resuming from it after trimming gets a reset", () =>
+      resetOnEmptyTopic(make));
+  });
+}
+
+/** Ids of the clients connected to `redis` whose name is `name`. */
+async function clients(redis: Redis, name: string): Promise<string[]> {
+  return (await redis.client("LIST") as string).split("\n")
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /\bid=(\d+)/.exec(line)![1]);
+}
+
+/** Publishes `data` at about `rate` per second until `stop`; records ids. */
+function publishing(
+  hub: Hub,
+  topic: string,
+  rate: number,
+  stop: AbortSignal,
+  tag: string,
+) {
+  const published: string[] = [];
+  const failed = new Set<string>();
+  let errors = 0;
+  const done = (async () => {
+    let n = 0;
+    const pending: Promise<void>[] = [];
+    while (!stop.aborted) {
+      // A batch every 10 ms, without waiting for the replies.
+      for (let i = 0; i < rate / 100; i++) {
+        const data = `${tag}${n++}`;
+        pending.push(
+          hub.publish(topic, data).then(
+            (id) => void published.push(id),
+            () => {
+              errors++;
+              failed.add(data);
+            },
+          ),
+        );
+      }
+      await sleep(10);
+    }
+    await Promise.all(pending);
+  })();
+  return { published, failed, done, errors: () => errors };
+}
+
+if (url) {
+  describe("redisStore under connection faults", () => {
+    test(
+      "tail connections killed 9 times while 3,000 events/s go into a history of 100",
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        const admin = new Redis(url);
+        const pair = redisPair({ max: 100 });
+        const stop = new AbortController();
+        const following = new AbortController();
+        try {
+          const from = await pair.b.publish("t", "start");
+          const follower = follow(pair.a, "t", from, following.signal);
+          await sleep(50);
+          const publisher = publishing(pair.b, "t", 3_000, stop.signal, "e");
+          for (let kill = 0; kill < 9; kill++) {
+            await sleep(200);
+            for (const id of await clients(admin, "ssekit-tail")) {
+              await admin.client("KILL", "ID", id);
+            }
+          }
+          await sleep(200);
+          stop.abort();
+          await publisher.done;
+          const last = [...publisher.published].sort(pair.compare).at(-1)!;
+          await within(
+            (async () => {
+              while (!follower.seen.includes(last)) await sleep(20);
+            })(),
+            20_000,
+            "the last event",
+          );
+          checkExact(follower.seen, publisher.published, from, pair.compare);
+          assert.equal(publisher.errors(), 0);
+        } finally {
+          stop.abort();
+          following.abort();
+          await pair.close();
+          admin.disconnect();
+        }
+      },
+    );
+
+    test("40 kills of the publisher's connection store no event twice", {
+      timeout: 60_000,
+    }, async () => {
+      const admin = new Redis(url);
+      const pair = redisPair({ max: 10_000 });
+      const stop = new AbortController();
+      const following = new AbortController();
+      try {
+        const from = await pair.b.publish("t", "start");
+        const follower = follow(pair.a, "t", from, following.signal);
+        await sleep(50);
+        const publisher = publishing(pair.b, "t", 3_000, stop.signal, "e");
+        for (let kill = 0; kill < 40; kill++) {
+          await sleep(25);
+          // Every command connection (the tails are pub/sub ones).
+          await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
+        }
+        stop.abort();
+        await publisher.done;
+        assert.equal(
+          new Set(publisher.published).size,
+          publisher.published.length,
+        );
+        const last = [...publisher.published].sort(pair.compare).at(-1)!;
+        await within(
+          (async () => {
+            while (!follower.seen.includes(last)) await sleep(20);
+          })(),
+          20_000,
+          "the last event",
+        );
+        // Every publish resolved once; the stream holds each once.
+        const stream = pair.a.subscribe("t", { lastEventId: from });
+        const stored: string[] = [];
+        for await (const event of stream) {
+          stored.push(event.data as string);
+          if (event.id === last) break;
+        }
+        assert.equal(new Set(stored).size, stored.length, "stored twice");
+        assert.equal(stored.length, publisher.published.length);
+        checkExact(follower.seen, publisher.published, from, pair.compare);
+      } finally {
+        stop.abort();
+        following.abort();
+        await pair.close();
+        admin.disconnect();
+      }
+    });
+
+    test(
+      "kills, a 5 s SIGSTOP, maxmemory and a restart without persistence: loud failures, announced losses",
+      {
+        timeout: 120_000,
+      },
+      async () => {
+        const script = join(root(), "scripts", "redis.mjs");
+        let redis = await spawnChild("node", [script]);
+        const port = new URL(redis.url).port;
+        const admin = () => {
+          const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+          client.on("error", () => {});
+          return client;
+        };
+        const pair = redisPair({ max: 1_000 }, redis.url);
+        const stop = new AbortController();
+        const following = new AbortController();
+        try {
+          const from = await pair.b.publish("t", "start");
+          const followers = [pair.a, pair.b].map((hub) =>
+            follow(hub, "t", from, following.signal)
+          );
+          await sleep(50);
+          const publishers = [pair.a, pair.b].map((hub, i) =>
+            publishing(hub, "t", 250, stop.signal, `p${i}-`)
+          );
+          const control = admin();
+          // Kills of every connection.
+          for (let kill = 0; kill < 5; kill++) {
+            await sleep(200);
+            for (const name of ["ssekit", "ssekit-tail"]) {
+              for (const id of await clients(control, name)) {
+                await control.client("KILL", "ID", id).catch(() => {});
+              }
+            }
+          }
+          // A Redis that stops answering for 5 s.
+          const pid = Number(
+            /process_id:(\d+)/.exec(await control.info("server"))![1],
+          );
+          process.kill(pid, "SIGSTOP");
+          await sleep(5_000);
+          process.kill(pid, "SIGCONT");
+          await sleep(500);
+          // Out of memory: publishes must fail, loudly.
+          const errorsBefore = publishers[0].errors() + publishers[1].errors();
+          await control.config("SET", "maxmemory-policy", "noeviction");
+          await control.config("SET", "maxmemory", "1");
+          await sleep(300);
+          await control.config("SET", "maxmemory", "0");
+          assert.ok(
+            publishers[0].errors() + publishers[1].errors() > errorsBefore,
+            "publishes refused for memory failed loudly",
+          );
+          control.disconnect();
+          await sleep(300);
+          // A restart that loses everything.
+          await redis.stop();
+          redis = await spawnChild("node", [script, port]);
+          await sleep(1_000);
+          stop.abort();
+          await Promise.all(publishers.map((p) => p.done));
+          const published = publishers.flatMap((p) => p.published);
+          const failed = new Set(publishers.flatMap((p) => [...p.failed]));
+          // The follower's ids are the stream's: after the restart they are
+          // new ones, published after it, and checked like the others.
+          const last = [...published].sort(pair.compare).at(-1)!;
+          for (const follower of followers) {
+            await within(
+              (async () => {
+                while (!follower.seen.includes(last)) await sleep(20);
+              })(),
+              30_000,
+              "the last event",
+            );
+            const resets = checkExact(
+              follower.seen,
+              published,
+              from,
+              pair.compare,
+              (id) => failed.has(follower.data.get(id)!),
+            );
+            assert.ok(
+              resets >= 1,
+              "the restart that lost history was announced",
+            );
+          }
+        } finally {
+          stop.abort();
+          following.abort();
+          await pair.close();
+          await redis.stop();
+        }
+      },
+    );
+  });
+}
