@@ -140,6 +140,17 @@ function check(name: string, value: unknown, min: number): number | undefined {
   return value;
 }
 
+// A timer for a timeout option: none for Infinity, which means never, and
+// at most what timers hold, as longer delays fire at once on Node, Deno and
+// Bun alike.
+function startTimer(
+  ms: number | undefined,
+  fire: () => void,
+): ReturnType<typeof setTimeout> | undefined {
+  if (ms === undefined || ms === Infinity) return undefined;
+  return setTimeout(fire, Math.min(ms, MAX_TIMEOUT));
+}
+
 function isTransient(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
@@ -410,9 +421,8 @@ export function connectSSE(
     const current = attempt!;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
-      if (idleTimeout === undefined) return;
       clearTimeout(timer);
-      timer = setTimeout(() => current.abort(), idleTimeout);
+      timer = startTimer(idleTimeout, () => current.abort());
     };
     let error: unknown;
     try {

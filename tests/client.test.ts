@@ -3,10 +3,11 @@
 // reestablishing and failing the connection).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { sleep } from "./_util.ts";
+import { sleep, within } from "./_util.ts";
 import {
   connectSSE,
   getLastEventId,
+  type SSEConnection,
   type SSEMessage,
   SSEResponseError,
 } from "../mod.ts";
@@ -26,6 +27,21 @@ async function take(
     messages.push(value);
   }
   return messages;
+}
+
+/**
+ * Runs `body` on `stream` and closes it however `body` ends, so a failing
+ * test leaves no reconnection loop behind.
+ */
+async function closing(
+  stream: SSEConnection,
+  body: (stream: SSEConnection) => Promise<void>,
+): Promise<void> {
+  try {
+    await body(stream);
+  } finally {
+    stream.close();
+  }
 }
 
 for (const kind of serverKinds) {
@@ -524,4 +540,50 @@ describe("connectSSE: failures surface instead of looping", () => {
     assert.equal((await stream.next()).value?.data, "ok");
     stream.close();
   });
+});
+
+/**
+ * A server that sends `data: <request>-a` at once and `data: <request>-b`
+ * `later` ms after, then holds the stream open: both messages come from
+ * request 1 only if nothing aborted the open connection in between.
+ */
+function twoParts(later: number): () => Response {
+  let requests = 0;
+  return () => {
+    const n = ++requests;
+    const encode = (text: string) => new TextEncoder().encode(text);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Response(
+      new ReadableStream({
+        start(controller) {
+          controller.enqueue(encode(`data: ${n}-a\n\n`));
+          timer = setTimeout(() => {
+            try {
+              controller.enqueue(encode(`data: ${n}-b\n\n`));
+            } catch {
+              // Cancelled meanwhile.
+            }
+          }, later);
+        },
+        cancel: () => clearTimeout(timer),
+      }),
+      { headers: SSE },
+    );
+  };
+}
+
+describe("connectSSE: timeouts", () => {
+  for (const idleTimeout of [Infinity, 2 ** 32]) {
+    test(`idleTimeout: ${idleTimeout} never fires, though timers cannot hold it`, async () => {
+      await withServer(
+        serverKinds[0],
+        twoParts(200),
+        (url) =>
+          closing(connectSSE(url, { ...fast, idleTimeout }), async (stream) => {
+            const messages = await within(take(stream, 2), 10_000, "messages");
+            assert.deepEqual(messages.map((m) => m.data), ["1-a", "1-b"]);
+          }),
+      );
+    });
+  }
 });
