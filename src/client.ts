@@ -88,9 +88,26 @@ export interface ConnectSSEInit
   reconnect?: SSEReconnectOptions | false;
   /**
    * Milliseconds without any bytes (comments count) after which the
-   * connection is considered dead, aborted, and reestablished.
+   * connection is considered dead, aborted, and reestablished. Without a
+   * `connectTimeout`, it also bounds the wait for the response head.
    */
   idleTimeout?: number;
+  /**
+   * The most milliseconds an attempt waits for the response head (status
+   * line and headers), from the start of its fetch. A server that accepts
+   * the connection and never answers, or answers too slowly, fails the
+   * attempt as a network error does: the request is aborted and the
+   * connection reestablished as `reconnect` says, the attempt counting
+   * towards `maxAttempts`; after the last one, iteration throws a
+   * `DOMException` named `"TimeoutError"`, as `AbortSignal.timeout` does.
+   * Defaults to
+   * `idleTimeout` when that is given, else 30 s; `Infinity` waits for ever,
+   * as `EventSource` does. Raise it for a server that holds its head back
+   * until its first event (some LLM gateways do while the model thinks).
+   *
+   * @default {30000}
+   */
+  connectTimeout?: number;
   /** Closes the connection, as {@linkcode SSEConnection.close} does. */
   signal?: AbortSignal;
   /** The `fetch` to use. @default {globalThis.fetch} */
@@ -200,6 +217,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * - A network error or the end of the body reconnects to the original URL
  *   after the reconnection time (the server's `retry`, 3 s by default) plus
  *   a jittered exponential backoff, sending `Last-Event-ID` as UTF-8.
+ * - No response head within `connectTimeout` (30 s by default), or no bytes
+ *   for `idleTimeout` once open, counts as a network error.
  * - Messages are read from the network only as the loop asks for them.
  * - `close()`, `signal`, or leaving the loop ends iteration at once and
  *   aborts the request in flight.
@@ -239,6 +258,7 @@ export function connectSSE(
     lastEventId: initialId = "",
     reconnect = {},
     idleTimeout,
+    connectTimeout,
     signal,
     fetch: fetcher = globalThis.fetch,
     onOpen,
@@ -283,6 +303,14 @@ export function connectSSE(
     ? isTransient
     : policy?.retryStatus || undefined;
   check("idleTimeout", idleTimeout, 1);
+  check("connectTimeout", connectTimeout, 1);
+  // The head is bytes too: silence that idleTimeout calls dead is dead
+  // before the head as well.
+  const headTimeout = connectTimeout ?? idleTimeout ?? 30_000;
+  const headTimeoutName = connectTimeout === undefined &&
+      idleTimeout !== undefined
+    ? "idleTimeout"
+    : "connectTimeout";
 
   // Aborted by close(): cancels waits, the request in flight and its body.
   const closer = new AbortController();
@@ -344,6 +372,47 @@ export function connectSSE(
     } as RequestInit);
   };
 
+  // Fetches `next` and resolves with the response once its head is in, or
+  // rejects after `headTimeout` ms. Fetch has no such bound, but a user agent
+  // may terminate a fetch, and a fetch terminated (not aborted by the
+  // author) is a network error, after which §9.2.2 reestablishes the
+  // connection. The request is aborted so its socket is released, and the
+  // wait ends even if a custom fetch ignores its signal; so does close().
+  const fetchHead = (
+    next: Request,
+    current: AbortController,
+  ): Promise<Response> =>
+    new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        closer.signal.removeEventListener("abort", onClose);
+      };
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settle();
+        reject(error);
+      };
+      const onClose = () => fail(closer.signal.reason);
+      const timer = startTimer(headTimeout, () => {
+        const error = new DOMException(
+          `${url} sent no response head within ${headTimeout} ms (${headTimeoutName})`,
+          "TimeoutError",
+        );
+        fail(error);
+        current.abort(error);
+      });
+      closer.signal.addEventListener("abort", onClose);
+      Promise.resolve(next).then(fetcher).then((response) => {
+        if (settled) response.body?.cancel().catch(() => {});
+        else {
+          settle();
+          resolve(response);
+        }
+      }, fail);
+    });
+
   // Schedules a reconnection after a failed or ended connection, or throws
   // when the policy says to stop.
   const retry = (error: unknown, opened: boolean, after?: number) => {
@@ -368,9 +437,10 @@ export function connectSSE(
     // A request that cannot be built (a throwing headers or body function)
     // fails for good: retrying would repeat the same mistake unseen.
     const next = await request();
+    if (isClosed()) return;
     let response: Response;
     try {
-      response = await fetcher(next);
+      response = await fetchHead(next, attempt!);
     } catch (error) {
       if (isClosed()) return;
       return retry(error, false);
