@@ -74,20 +74,27 @@ export interface HubOptions {
    */
   history?: HubHistory;
   /**
-   * Most events waiting for one subscriber (a safe integer ≥ 1). Keep it
-   * well below `history.max`, so a subscriber disconnected for being slow
-   * can still resume from history. @default {256}
+   * Most events held in memory for one subscriber (a safe integer ≥ 1).
+   * Keep it well below `history.max`, so a subscriber that falls behind
+   * can go on from history. @default {256}
    */
   maxQueue?: number;
   /**
-   * What happens when a subscriber's queue is full and another event comes:
+   * What happens when a subscriber has `maxQueue` events waiting and
+   * another comes. Falling behind is not being slow: a burst of publishes
+   * fills every queue at once, and a stalled store delivers its backlog in
+   * one go, while the subscribers are reading as fast as they can.
    *
-   * - `"disconnect"`: the subscription ends at once and its queue is freed;
-   *   an `EventSource` reconnects with its `Last-Event-ID` and resumes from
-   *   history, losing nothing while history still covers it.
+   * - `"disconnect"`: the subscriber goes on from history, at its own pace,
+   *   with nothing more held for it, and returns to live events once it has
+   *   caught up. Only if history no longer reaches back to where it is does
+   *   its subscription end; an `EventSource` then reconnects with its
+   *   `Last-Event-ID` and gets the reset event. A client whose socket stops
+   *   draining is let go by the stream's `stallTimeout`.
    * - `"drop-oldest"`: the oldest waiting event is dropped, and the
    *   subscriber gets a reset event (see `resetEvent`) with data
-   *   `"overflow"` before the events that remain.
+   *   `"overflow"` before the events that remain: for feeds where only the
+   *   newest values matter.
    *
    * @default {"disconnect"}
    */
@@ -249,15 +256,26 @@ function hubClosed(method: string): TypeError {
   );
 }
 
+/** The longest topic name, in UTF-16 code units. */
+const MAX_TOPIC_LENGTH = 1_024;
+// Control characters and lone surrogates: a name with them is a mistake
+// or an attack (log injection, keys two names could share).
+const BAD_TOPIC =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkTopic(topic: unknown): asserts topic is string {
-  if (typeof topic !== "string" || topic === "") {
+  if (
+    typeof topic !== "string" || topic === "" ||
+    topic.length > MAX_TOPIC_LENGTH || BAD_TOPIC.test(topic)
+  ) {
     throw new TypeError(
-      `Invalid topic: expected a non-empty string, got ${
-        typeof topic === "string"
-          ? '""'
-          : topic === null
-          ? "null"
-          : typeof topic
+      `Invalid topic: expected a non-empty string of at most ${MAX_TOPIC_LENGTH} characters without control characters or lone surrogates, got ${
+        typeof topic !== "string"
+          ? describe(topic)
+          : topic.length > MAX_TOPIC_LENGTH
+          ? `${topic.length} characters`
+          : JSON.stringify(topic)
       }`,
     );
   }
@@ -558,6 +576,8 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
   #pending: HubEntry[] = [];
   /** Pending entries were dropped: the replay must read further. */
   #overflowed = false;
+  /** Replaying because it fell behind, not to resume. */
+  #behind = false;
   #reading = false;
   /** The id of the last entry queued; undefined for a live-only start. */
   #cursor: string | undefined;
@@ -646,17 +666,32 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
     ) {
       // A waiting consumer has nothing queued: hand the entry over.
       this.#settled();
+      this.#cursor = entry.id;
       resolve({ value: entry, done: false });
       return;
     }
     if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
-      if (!this.#hub.dropOldest) return this.#end();
+      if (!this.#hub.dropOldest) return this.#fallBehind();
       this.#shift();
       this.#lost = "overflow";
       this.#lostId = undefined;
     }
+    this.#cursor = entry.id;
     this.#queue.push(entry);
     if (resolve) this.#wake();
+  }
+
+  // More than maxQueue behind: a fast publisher, a burst, or a consumer
+  // that reads slowly. The rest comes from history at the consumer's pace
+  // (the store has it), so nothing more is held for it; it is cut off only
+  // if history no longer reaches back to where it is (see #replay).
+  #fallBehind(): void {
+    if (this.#cursor === undefined) return this.#end();
+    this.#state = REPLAY;
+    this.#behind = true;
+    this.#synced = false;
+    this.#pending = [];
+    this.#overflowed = true;
   }
 
   // The tail may repeat entries the replay gave; it is in id order, so once
@@ -804,6 +839,9 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
           limit,
         );
         if (this.#state !== REPLAY) return;
+        // Fallen out of history while behind: "disconnect" ends it, and it
+        // resumes with a reset when it reconnects.
+        if (gap && this.#behind) return this.#end();
         if (gap) {
           this.#lost = "history";
           // Without entries to follow, the reset itself tells the client
@@ -820,8 +858,12 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
           // Caught up: everything after this read is in `pending` or will
           // come live; both can repeat what the read returned.
           this.#state = LIVE;
+          this.#behind = false;
           for (const entry of this.#pending) {
-            if (this.#isNew(entry)) this.#queue.push(entry);
+            if (this.#isNew(entry)) {
+              this.#cursor = entry.id;
+              this.#queue.push(entry);
+            }
           }
           this.#pending = [];
         }

@@ -37,8 +37,10 @@ function follow(hub: Hub, topic: string, from: string, stop: AbortSignal) {
   const seen: string[] = [];
   const data = new Map<string, string>();
   let last = from;
+  let subscriptions = 0;
   const done = (async () => {
     while (!stop.aborted) {
+      subscriptions++;
       try {
         const sub = hub.subscribe(topic, { lastEventId: last, signal: stop });
         for await (const event of sub) {
@@ -55,7 +57,7 @@ function follow(hub: Hub, topic: string, from: string, stop: AbortSignal) {
       if (!stop.aborted) await sleep(20);
     }
   })();
-  return { seen, data, done };
+  return { seen, data, done, reconnects: () => subscriptions - 1 };
 }
 
 /**
@@ -286,6 +288,56 @@ if (url) {
           following.abort();
           await pair.close();
           admin.disconnect();
+        }
+      },
+    );
+
+    test(
+      "a Redis stalled 2 s under a publisher delivers its backlog (over maxQueue) to every subscriber without ending one",
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        const script = join(root(), "scripts", "redis.mjs");
+        const redis = await spawnChild("node", [script]);
+        const control = new Redis(redis.url);
+        const pair = redisPair({ max: 10_000 }, redis.url);
+        const following = new AbortController();
+        try {
+          const from = await pair.b.publish("t", "start");
+          const followers = Array.from(
+            { length: 20 },
+            () => follow(pair.a, "t", from, following.signal),
+          );
+          await sleep(100);
+          const pid = Number(
+            /process_id:(\d+)/.exec(await control.info("server"))![1],
+          );
+          process.kill(pid, "SIGSTOP");
+          // 600 publishes wait for the stalled Redis, then land at once.
+          const published = Array.from(
+            { length: 600 },
+            (_, i) => pair.b.publish("t", `e${i}`),
+          );
+          await sleep(2_000);
+          process.kill(pid, "SIGCONT");
+          const ids = await Promise.all(published);
+          for (const follower of followers) {
+            await within(
+              (async () => {
+                while (!follower.seen.includes(ids.at(-1)!)) await sleep(20);
+              })(),
+              20_000,
+              "the backlog",
+            );
+            assert.equal(checkExact(follower.seen, ids, from, pair.compare), 0);
+            assert.equal(follower.reconnects(), 0, "a subscriber was ended");
+          }
+        } finally {
+          following.abort();
+          await pair.close();
+          control.disconnect();
+          await redis.stop();
         }
       },
     );
