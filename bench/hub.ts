@@ -163,7 +163,7 @@ async function fanOut(mode: FanOutMode): Promise<FanOutResult> {
     if (mode === "subscribe()") {
       readers.push(iteratorReader(hub.subscribe("t"), state, i, SUBSCRIBERS));
     } else {
-      const response = hub.response(
+      const response = await hub.response(
         new Request("http://bench/"),
         "t",
         mode === "response()" ? {} : { keepAlive: false },
@@ -266,7 +266,8 @@ async function sustained(mode: "subscribe()" | "response()"): Promise<
         }
       })());
     } else {
-      const body = hub.response(new Request("http://bench/"), "t").body!;
+      const body = (await hub.response(new Request("http://bench/"), "t"))
+        .body!;
       readers.push((async () => {
         const reader = body.getReader();
         const decoder = new TextDecoder();

@@ -207,21 +207,37 @@ export interface Hub {
     options?: HubSubscribeOptions,
   ): AsyncIterableIterator<SSEEvent>;
   /**
+   * Ends `topic`: `event`, if given, is its last event; live subscribers
+   * get it and their streams close; a client resuming from an id before the
+   * end gets what it missed, then the close; a client that comes after the
+   * end gets `204 No Content` from {@linkcode Hub.response}, which stops
+   * `EventSource` from reconnecting. Resolves to the end's id, which the
+   * last event carries (or an id-only block, without an event). The store
+   * refuses later publishes to the topic until its history expires.
+   *
+   * @throws {TypeError} (as a rejection) When the hub is closed, the topic
+   * is invalid or has ended already, or the event is invalid.
+   */
+  end(topic: string, event?: SSEEvent | string): Promise<string>;
+  /**
    * A `text/event-stream` response for `topic`: resumes after the
    * `Last-Event-ID` header or, on a first connection (where `EventSource`
    * cannot set headers), after a `lastEventId` query parameter; the header
    * wins. It is `createSSEStream(subscription, { signal: request.signal,
-   * ...options })`. After `close()` it answers a stream holding only a
-   * jittered `retry` hint, so `EventSource` clients come back later instead
-   * of failing for good on an error status.
+   * ...options })`. A topic that has ended answers `204 No Content` (with
+   * `options.headers`, for CORS) to a client that has all of it. After
+   * `close()` it answers a stream holding only a jittered `retry` hint, so
+   * `EventSource` clients come back later instead of failing for good on an
+   * error status.
    *
-   * @throws {TypeError} When the topic or an option is invalid.
+   * @throws {TypeError} (as a rejection) When the topic or an option is
+   * invalid.
    */
   response(
     request: Request,
     topic: string,
     options?: SSEStreamOptions,
-  ): Response;
+  ): Promise<Response>;
   /** Counts subscribers and queued events. */
   stats(): HubStats;
   /**
@@ -287,6 +303,10 @@ interface Topic {
   readonly aborter: AbortController;
   /** Settles when the store's tail is established. */
   readonly ready: Promise<void>;
+  /** The tail is established and has been checked for an end. */
+  live: boolean;
+  /** The id of the topic's end, once the hub knows it has ended. */
+  end: string | undefined;
 }
 
 class HubCore implements Hub {
@@ -387,6 +407,19 @@ class HubCore implements Hub {
     }
   }
 
+  end(topic: string, event?: SSEEvent | string): Promise<string> {
+    try {
+      if (this.#closing) throw hubClosed("end");
+      checkTopic(topic);
+      const record = event === undefined ? {} : this.#record(event);
+      return Promise.resolve(
+        this.store.append(topic, { ...record, end: true }),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   #record(event: SSEEvent | string): HubRecord {
     if (typeof event === "string") return { data: event };
     if (typeof event !== "object" || event === null) {
@@ -454,18 +487,35 @@ class HubCore implements Hub {
     );
   }
 
-  response(
+  async response(
     request: Request,
     topic: string,
     options: SSEStreamOptions = {},
-  ): Response {
-    if (this.#closing) {
-      return createSSEStream([{ retry: this.closeRetry() }], {
-        signal: request.signal,
-        ...options,
-      });
-    }
+  ): Promise<Response> {
+    if (this.#closing) return this.#closed(request, options);
+    checkTopic(topic);
     const lastEventId = getLastEventId(request) || undefined;
+    const known = this.#topics.get(topic);
+    // Has the topic ended, and has this client all of it? The hub knows
+    // for a topic it tails; otherwise one read of the store tells.
+    let ended: boolean;
+    if (known?.live && lastEventId === undefined) {
+      ended = known.end !== undefined;
+    } else {
+      const { end, gap, entries } = await this.store.read(
+        topic,
+        lastEventId ?? "",
+        1,
+      );
+      ended = end !== undefined &&
+        (lastEventId === undefined || (!gap && entries.length === 0));
+    }
+    if (ended) {
+      // Headers the caller gave (CORS among them), or a browser would take
+      // the 204 for a network error and reconnect.
+      return new Response(null, { status: 204, headers: options.headers });
+    }
+    if (this.#closing) return this.#closed(request, options);
     const subscription = this.subscribe(topic, { lastEventId });
     try {
       return createSSEStream(subscription, {
@@ -476,6 +526,13 @@ class HubCore implements Hub {
       subscription.return!();
       throw error;
     }
+  }
+
+  #closed(request: Request, options: SSEStreamOptions): Response {
+    return createSSEStream([{ retry: this.closeRetry() }], {
+      signal: request.signal,
+      ...options,
+    });
   }
 
   stats(): HubStats {
@@ -520,6 +577,7 @@ class HubCore implements Hub {
     const aborter = new AbortController();
     const handler: HubTailHandler = {
       entry(entry) {
+        if (entry.end) topic.end = entry.id;
         for (const subscription of subscribers) subscription.push(entry);
       },
       gap() {
@@ -540,11 +598,25 @@ class HubCore implements Hub {
       ready = Promise.reject(error);
     }
     // Live-only subscribers never await `ready`; they learn of a failed
-    // tail through the handler.
-    ready.catch((error) => {
+    // tail through the handler, and of an end from before the tail began
+    // through one read once it has.
+    ready.then(() => this.store.read(name, "", 1)).then(({ end }) => {
+      if (aborter.signal.aborted) return;
+      topic.live = true;
+      if (end === undefined || topic.end !== undefined) return;
+      topic.end = end;
+      for (const subscription of [...subscribers]) subscription.topicEnded();
+    }).catch((error) => {
       if (!aborter.signal.aborted) handler.error(error);
     });
-    const topic: Topic = { name, subscribers, aborter, ready };
+    const topic: Topic = {
+      name,
+      subscribers,
+      aborter,
+      ready,
+      live: false,
+      end: undefined,
+    };
     this.#topics.set(name, topic);
     return topic;
   }
@@ -578,6 +650,8 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
   #overflowed = false;
   /** Replaying because it fell behind, not to resume. */
   #behind = false;
+  /** The topic has ended: what is queued is the last of it. */
+  #finishing = false;
   #reading = false;
   /** The id of the last entry queued; undefined for a live-only start. */
   #cursor: string | undefined;
@@ -602,6 +676,9 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
     this.#synced = lastEventId === undefined;
     this.#signal = signal;
     topic.subscribers.add(this);
+    if (lastEventId === undefined && topic.end !== undefined) {
+      this.#finishing = true;
+    }
     if (signal?.aborted) {
       // Leaving at once also stops the tail the topic just started.
       this.#release();
@@ -667,6 +744,7 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
       // A waiting consumer has nothing queued: hand the entry over.
       this.#settled();
       this.#cursor = entry.id;
+      if (entry.end) this.#release();
       resolve({ value: entry, done: false });
       return;
     }
@@ -726,6 +804,16 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
       return;
     }
     this.#queue.push(reset);
+  }
+
+  /**
+   * The topic ended before this live subscriber could get its end entry
+   * (it ended before the tail began): it ends with what is queued.
+   */
+  topicEnded(): void {
+    if (this.#state !== LIVE) return;
+    this.#finishing = true;
+    this.#wake();
   }
 
   /** The hub closed: finish with what is queued and a retry hint. */
@@ -812,11 +900,17 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
       if (this.#lostId !== undefined) event.id = this.#lostId;
       return event;
     }
-    if (this.#head < this.#queue.length) return this.#shift();
+    if (this.#head < this.#queue.length) {
+      const value = this.#shift();
+      // The topic's end: nothing comes after it.
+      if ((value as HubEntry).end) this.#release();
+      return value;
+    }
     if (this.#state === CLOSING) {
       this.#release();
       return { retry: this.#retry };
     }
+    if (this.#finishing) this.#release();
     return undefined;
   }
 
@@ -833,7 +927,7 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
         if (this.#pending.length >= maxQueue) this.#pending = [];
         this.#overflowed = false;
         const limit = maxQueue - this.#pending.length;
-        const { entries, gap, cursor } = await store.read(
+        const { entries, gap, cursor, end } = await store.read(
           topic.name,
           this.#cursor!,
           limit,
@@ -854,7 +948,12 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
           this.#overflowed = true;
         }
         for (const entry of entries) this.#queue.push(entry);
-        if (entries.length < limit && !this.#overflowed) {
+        if (entries.length < limit && end !== undefined) {
+          // Caught up with a topic that has ended: nothing more comes.
+          this.#finishing = true;
+          this.#state = LIVE;
+          this.#pending = [];
+        } else if (entries.length < limit && !this.#overflowed) {
           // Caught up: everything after this read is in `pending` or will
           // come live; both can repeat what the read returned.
           this.#state = LIVE;
@@ -867,7 +966,10 @@ class Subscription implements AsyncIterableIterator<SSEEvent> {
           }
           this.#pending = [];
         }
-        if (this.#head < this.#queue.length || this.#lost !== undefined) break;
+        if (
+          this.#head < this.#queue.length || this.#lost !== undefined ||
+          this.#finishing
+        ) break;
       }
       this.#wake();
     } catch (error) {

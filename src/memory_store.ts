@@ -51,6 +51,8 @@ interface Log {
   head: number;
   /** The last sequence number handed out; it never goes back. */
   seq: number;
+  /** The id of the entry that ended the topic, once one has. */
+  end: string | undefined;
   handlers: Set<HubTailHandler>;
 }
 
@@ -58,6 +60,14 @@ interface Log {
 // each other's ids for their own.
 let lastEpoch = 0;
 const DIGITS = /^(?:0|[1-9][0-9]*)$/;
+
+function topicEnded(topic: string): TypeError {
+  return new TypeError(
+    `The topic ${
+      JSON.stringify(topic)
+    } has ended: nothing can be appended to it until its history expires`,
+  );
+}
 
 function storeClosed(): TypeError {
   return new TypeError(
@@ -144,7 +154,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
   const logOf = (topic: string) => {
     let log = logs.get(topic);
     if (!log) {
-      log = { entries: [], times: [], head: 0, seq: 0, handlers: new Set() };
+      log = {
+        entries: [],
+        times: [],
+        head: 0,
+        seq: 0,
+        end: undefined,
+        handlers: new Set(),
+      };
       logs.set(topic, log);
     }
     return log;
@@ -162,11 +179,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
     append(topic, record) {
       if (closed) throw storeClosed();
       const log = logOf(topic);
+      if (log.end !== undefined) throw topicEnded(topic);
       const time = now();
       const entry: HubEntry = Object.freeze({
         id: prefix + ++log.seq,
         ...record,
       });
+      if (record.end) log.end = entry.id;
       log.entries.push(entry);
       log.times.push(time);
       while (count(log) > max) evict(log);
@@ -205,7 +224,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       const cursor = entries.length > 0
         ? entries[entries.length - 1].id
         : prefix + (gap ? seq : after);
-      return { entries, gap, cursor };
+      const ended = log?.end;
+      return ended === undefined
+        ? { entries, gap, cursor }
+        : { entries, gap, cursor, end: ended };
     },
 
     tail(topic, handler, signal) {

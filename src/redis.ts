@@ -145,7 +145,9 @@ interface StoreClient extends Redis {
     after: string,
     limit: number,
     ttl: number | "",
-  ): Promise<[gap: number, cursor: string, entries: RawEntry[]]>;
+  ): Promise<
+    [gap: number, cursor: string, entries: RawEntry[], end: string | null]
+  >;
   ssekitLast(stream: string): Promise<string>;
   ssekitAppend(
     stream: string,
@@ -187,6 +189,7 @@ function toFields(record: HubRecord): string[] {
   if (record.data !== undefined) fields.push("data", record.data);
   if (record.retry !== undefined) fields.push("retry", String(record.retry));
   if (record.comment !== undefined) fields.push("comment", record.comment);
+  if (record.end) fields.push("end", "1");
   return fields.length > 0 ? fields : [EMPTY_FIELD, ""];
 }
 
@@ -206,6 +209,9 @@ function toEntry(id: string, fields: readonly string[], from = 0): HubEntry {
         break;
       case "comment":
         entry.comment = value;
+        break;
+      case "end":
+        entry.end = true;
         break;
     }
   }
@@ -332,7 +338,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     const after = typeof afterId === "string" && validId(afterId)
       ? afterId
       : "";
-    const [gap, cursor, raw] = await client.ssekitRead(
+    const [gap, cursor, raw, end] = await client.ssekitRead(
       key,
       meta(key),
       after,
@@ -340,11 +346,12 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
       ttlArg,
     );
     const entries = raw.map(([id, fields]) => toEntry(id, fields));
-    return {
+    const result = {
       entries,
       gap: gap === 1,
       cursor: entries.length > 0 ? entries[entries.length - 1].id : cursor,
     };
+    return end ? { ...result, end } : result;
   };
 
   const tail = new Tail({
@@ -398,7 +405,15 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
           ttlArg,
           `${name}:${n}`,
           n > IN_FLIGHT ? `${name}:${n - IN_FLIGHT}` : "",
+          record.end ? "1" : "",
           ...fields,
+        );
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("ENDED")) throw error;
+        throw new TypeError(
+          `The topic ${
+            JSON.stringify(topic)
+          } has ended: nothing can be appended to it until its history expires`,
         );
       } finally {
         const next = waiting.shift();

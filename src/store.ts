@@ -67,6 +67,12 @@ export interface HubRecord {
   readonly retry?: number;
   /** A comment line. */
   readonly comment?: string;
+  /**
+   * Marks the topic's last record: it ends the topic (see
+   * {@linkcode HubStore}, "Ending"). The record's other fields, if any, are
+   * its last event.
+   */
+  readonly end?: true;
 }
 
 /**
@@ -115,6 +121,8 @@ export interface HubReadResult {
    * valid position). A client told this id resumes without another gap.
    */
   readonly cursor: string;
+  /** The id of the topic's end entry, when the topic has ended. */
+  readonly end?: string;
 }
 
 /**
@@ -174,6 +182,11 @@ export interface HubTailHandler {
  * everything appended after `tail()` resolves must reach the handler, in id
  * order, or be announced lost with `gap()`; entries appended shortly before
  * may be delivered too (they are de-duplicated).
+ *
+ * **Ending.** An appended record with `end: true` ends its topic: the store
+ * refuses later appends to it with a `TypeError` until the topic's history
+ * expires (a topic left alone for `ttl` may start again), and `read`
+ * reports the end entry's id as `end`, also once the entry itself is gone.
  *
  * **Retention** belongs to the store, and so does knowing what it trimmed:
  * `read` reports a `gap` for any id after which an entry is no longer kept

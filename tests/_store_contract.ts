@@ -95,6 +95,40 @@ export function storeContract(
       await store.close();
     });
 
+    test("an end record ends the topic: later appends are refused, reads say where it ended", async () => {
+      const store = make();
+      const first = await store.append("t", { data: "a" });
+      const end = await store.append("t", {
+        event: "done",
+        data: "z",
+        end: true,
+      });
+      await assert.rejects(
+        async () => await store.append("t", { data: "late" }),
+        (error: unknown) =>
+          error instanceof TypeError && /has ended/.test(error.message),
+      );
+      const read = await store.read("t", first, 10);
+      assert.deepEqual(read, {
+        entries: [{ id: end, event: "done", data: "z", end: true }],
+        gap: false,
+        cursor: end,
+        end,
+      });
+      assert.deepEqual(await store.read("t", end, 10), {
+        entries: [],
+        gap: false,
+        cursor: end,
+        end,
+      });
+      // Other topics are not affected.
+      await store.append("other", { data: "fine" });
+      const bare = await store.append("bare", { end: true });
+      assert.equal((await store.read("bare", "", 10)).end, bare);
+      assert.equal((await store.read("other", "", 10)).end, undefined);
+      await store.close();
+    });
+
     test("tail delivers later appends in order until its signal aborts", async () => {
       const store = make();
       await store.append("t", { data: "before" });

@@ -324,8 +324,8 @@ describe("createHub: publish validation", () => {
         /Invalid topic/,
         JSON.stringify(topic),
       );
-      assert.throws(
-        () => hub.response(new Request("http://x/"), topic as string),
+      await assert.rejects(
+        hub.response(new Request("http://x/"), topic as string),
         /Invalid topic/,
         JSON.stringify(topic),
       );
@@ -926,7 +926,7 @@ describe("createHub: cancellation and close", () => {
     );
     // A connection after close gets only a retry hint, not an error status
     // (which would stop EventSource for good).
-    const late = hub.response(new Request("http://localhost/"), "t");
+    const late = await hub.response(new Request("http://localhost/"), "t");
     assert.equal(late.status, 200);
     assert.match(await late.text(), /^:\nretry: \d+\n$/);
   });

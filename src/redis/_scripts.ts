@@ -6,8 +6,9 @@
  * A topic has two keys with one hash tag, so they share a cluster slot:
  * its stream (`KEYS[1]`), whose name is also the shard channel its new
  * entries are published on, and a hash (`KEYS[2]`) holding `f`, the id of
- * the newest entry trimmed away (the floor), and the recent publish tokens
- * (`p:<token>` → id) that make a retried append harmless.
+ * the newest entry trimmed away (the floor), `e`, the id of the entry that
+ * ended the topic, and the recent publish tokens (`p:<token>` → id) that
+ * make a retried append harmless.
  *
  * Positions: a client may resume after an entry that is kept, after the
  * floor, after the last id the stream generated, or after the position a
@@ -60,8 +61,10 @@ end
 
 /**
  * KEYS: stream, meta. ARGV: max, ttl ms ("" for none), token ("" for
- * none), the token to forget, then field, value…. Returns the entry's id,
- * or the id a retry of the same token got the first time.
+ * none), the token to forget, "1" when the record ends the topic, then
+ * field, value…. Returns the entry's id, or the id a retry of the same
+ * token got the first time; an error starting with ENDED when the topic
+ * has ended.
  */
 export const APPEND_SCRIPT: string = COMMON + `
 local stream, meta = KEYS[1], KEYS[2]
@@ -70,7 +73,11 @@ if token ~= '' then
   local earlier = redis.call('HGET', meta, 'p:' .. token)
   if earlier then return earlier end
 end
-local id = redis.call('XADD', stream, '*', unpack(ARGV, 5))
+if redis.call('HEXISTS', meta, 'e') == 1 then
+  return redis.error_reply('ENDED the topic has ended')
+end
+local id = redis.call('XADD', stream, '*', unpack(ARGV, 6))
+if ARGV[5] == '1' then redis.call('HSET', meta, 'e', id) end
 trim(stream, meta, max, ttl)
 if token ~= '' then
   redis.call('HSET', meta, 'p:' .. token, id)
@@ -81,16 +88,17 @@ if ttl ~= '' then
   redis.call('PEXPIRE', meta, ttl)
 end
 local entry = {id}
-for i = 5, #ARGV do entry[#entry + 1] = ARGV[i] end
+for i = 6, #ARGV do entry[#entry + 1] = ARGV[i] end
 redis.call('SPUBLISH', stream, cjson.encode(entry))
 return id
 `;
 
 /**
  * KEYS: stream, meta. ARGV: a well-formed id or "", the limit, ttl ms (""
- * for none). Returns {gap, cursor, entries}: the entries after the id, or
- * from the oldest kept when the id is not a position (gap = 1); the cursor
- * is where a read with no entries leaves the client.
+ * for none). Returns {gap, cursor, entries, end}: the entries after the
+ * id, or from the oldest kept when the id is not a position (gap = 1); the
+ * cursor is where a read with no entries leaves the client; end is the id
+ * of the entry that ended the topic, or false.
  */
 export const READ_SCRIPT: string = COMMON + `
 local stream, meta = KEYS[1], KEYS[2]
@@ -123,10 +131,11 @@ else
   -- Good unless a stream can have come and gone since.
   gap = not (empty(after) and fresh(ms(after), now()))
 end
+local ended = exists and redis.call('HGET', meta, 'e')
 if gap then
-  return {1, cursor, redis.call('XRANGE', stream, '-', '+', 'COUNT', limit)}
+  return {1, cursor, redis.call('XRANGE', stream, '-', '+', 'COUNT', limit), ended}
 end
-return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit)}
+return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit), ended}
 `;
 
 /**

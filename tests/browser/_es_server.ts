@@ -55,9 +55,9 @@ const log: LogEntry[] = [];
 const cuts = new Set<(how: string) => void>();
 let publisher: { stop(): Promise<string[]> } | undefined;
 
-const events = (request: Request, topic: string): Response => {
+const events = async (request: Request, topic: string): Promise<Response> => {
   const ender = new AbortController();
-  const response = hub.response(request, topic, {
+  const response = await hub.response(request, topic, {
     signal: AbortSignal.any([request.signal, ender.signal]),
     retry,
   });
