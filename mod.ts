@@ -91,9 +91,16 @@ export {
   type HubSubscribeOptions,
 } from "./src/hub.ts";
 export {
+  DEFAULT_MAX_RELAYS,
+  type HubRelayOptions,
+  type HubRelayOutcome,
+  type HubRelayRun,
+} from "./src/hub_relay.ts";
+export {
   DEFAULT_HISTORY,
   type HubEntry,
   type HubHistory,
+  type HubLeaseState,
   type HubReadResult,
   type HubRecord,
   type HubStore,

@@ -19,12 +19,21 @@ import { describe } from "./describe.ts";
 import type {
   HubEntry,
   HubHistory,
+  HubLeaseState,
   HubReadResult,
   HubRecord,
   HubStore,
   HubTailHandler,
 } from "./store.ts";
 import { memoryStore } from "./memory_store.ts";
+import type { RelayUpstream } from "./relay.ts";
+import {
+  DEFAULT_MAX_RELAYS,
+  type HubRelayOptions,
+  type HubRelayOutcome,
+  type HubRelayRun,
+  HubRelays,
+} from "./hub_relay.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint),
 // the store's types included: the options name the store.
@@ -32,10 +41,15 @@ export type {
   FormatEventOptions,
   HubEntry,
   HubHistory,
+  HubLeaseState,
   HubReadResult,
   HubRecord,
+  HubRelayOptions,
+  HubRelayOutcome,
+  HubRelayRun,
   HubStore,
   HubTailHandler,
+  RelayUpstream,
   SSEEvent,
   SSEStreamOptions,
 };
@@ -112,6 +126,12 @@ export interface HubOptions {
    * @default {{ min: 1000, max: 5000 }}
    */
   closeRetry?: { min: number; max: number };
+  /**
+   * Most runs of {@linkcode Hub.relay} this instance carries at once (a
+   * safe integer ≥ 1); past it, `relay` rejects with a `RangeError`.
+   * @default {1000}
+   */
+  maxRelays?: number;
 }
 
 /**
@@ -220,6 +240,38 @@ export interface Hub {
    */
   end(topic: string, event?: SSEEvent | string): Promise<string>;
   /**
+   * Reads an upstream event stream (an LLM's reply: the same upstream forms
+   * and `map` as `relaySSE`) to its end on this instance, detached from any
+   * client: each mapped event is published to `topic` (the hub assigns the
+   * ids), and the topic ends when the upstream does, after an error event
+   * when it fails or times out. Clients follow with `response(request,
+   * topic)`, leave, and resume with `Last-Event-ID` on any instance,
+   * mid-reply. Resolves once the run holds the topic; its `done` settles
+   * when it is over.
+   *
+   * On a store shared by instances (Redis), the run holds a lease on the
+   * topic: {@linkcode Hub.abort} on any instance stops it within a second,
+   * and if this instance dies, another ends the topic with an error event
+   * within seconds, so followers never wait forever.
+   *
+   * @throws {TypeError} (as a rejection) When the hub is closed, the topic
+   * is invalid, has ended or has a run already, or an option is invalid.
+   * @throws {RangeError} (as a rejection) Past `maxRelays` runs, or for a
+   * bad timeout.
+   */
+  relay(
+    topic: string,
+    upstream: RelayUpstream,
+    options?: HubRelayOptions,
+  ): Promise<HubRelayRun>;
+  /**
+   * Stops the run of {@linkcode Hub.relay} on `topic`, on this instance or,
+   * through the store, on the one that runs it. Its topic ends after an
+   * error event of type `aborted`. Resolves to whether there was a run to
+   * stop.
+   */
+  abort(topic: string): Promise<boolean>;
+  /**
    * A `text/event-stream` response for `topic`: resumes after the
    * `Last-Event-ID` header or, on a first connection (where `EventSource`
    * cannot set headers), after a `lastEventId` query parameter; the header
@@ -318,6 +370,9 @@ class HubCore implements Hub {
   readonly #retryMin: number;
   readonly #retrySpan: number;
   readonly #topics = new Map<string, Topic>();
+  readonly #relays: HubRelays;
+  /** What running relays will have settled by. */
+  readonly #running = new Set<Promise<HubRelayOutcome>>();
   #closing: Promise<void> | undefined;
 
   constructor(options: HubOptions) {
@@ -393,6 +448,43 @@ class HubCore implements Hub {
     }
     this.#retryMin = min;
     this.#retrySpan = max - min;
+
+    const maxRelays = options.maxRelays ?? DEFAULT_MAX_RELAYS;
+    if (!Number.isSafeInteger(maxRelays) || maxRelays < 1) {
+      throw new RangeError(
+        `Invalid hub option "maxRelays": expected a safe integer ≥ 1, got ${
+          describe(maxRelays)
+        }`,
+      );
+    }
+    // A run ends its own topic, also while the hub closes.
+    this.#relays = new HubRelays({
+      store,
+      publish: (topic, event) => this.publish(topic, event),
+      end: async (topic, event) =>
+        await this.store.append(topic, {
+          ...(event === undefined ? {} : this.#record(event)),
+          end: true,
+        }),
+    }, maxRelays);
+  }
+
+  async relay(
+    topic: string,
+    upstream: RelayUpstream,
+    options: HubRelayOptions = {},
+  ): Promise<HubRelayRun> {
+    if (this.#closing) throw hubClosed("relay");
+    checkTopic(topic);
+    const run = await this.#relays.start(topic, upstream, options);
+    this.#running.add(run.done);
+    run.done.finally(() => this.#running.delete(run.done));
+    return run;
+  }
+
+  async abort(topic: string): Promise<boolean> {
+    checkTopic(topic);
+    return await this.#relays.abort(topic);
   }
 
   publish(topic: string, event: SSEEvent | string): Promise<string> {
@@ -552,6 +644,10 @@ class HubCore implements Hub {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Runs end their topics (as aborted) before the store closes.
+      this.#relays.close();
+      await Promise.allSettled(this.#running);
+      this.#relays.watch(false);
       const topics = [...this.#topics.values()];
       this.#topics.clear();
       for (const topic of topics) {
@@ -618,6 +714,8 @@ class HubCore implements Hub {
       end: undefined,
     };
     this.#topics.set(name, topic);
+    // Followers need dead runs reaped, even where none runs here.
+    this.#relays.watch(true);
     return topic;
   }
 
@@ -629,6 +727,7 @@ class HubCore implements Hub {
     ) {
       this.#topics.delete(topic.name);
       topic.aborter.abort();
+      this.#relays.watch(this.#topics.size > 0);
     }
   }
 }

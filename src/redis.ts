@@ -26,19 +26,29 @@ import {
   historyBounds,
   type HubEntry,
   type HubHistory,
+  type HubLeaseState,
   type HubReadResult,
   type HubRecord,
   type HubStore,
   type HubTailHandler,
 } from "./store.ts";
 import { describe } from "./describe.ts";
-import { APPEND_SCRIPT, LAST_SCRIPT, READ_SCRIPT } from "./redis/_scripts.ts";
+import {
+  ABORT_SCRIPT,
+  APPEND_SCRIPT,
+  DUE_SCRIPT,
+  LAST_SCRIPT,
+  LEASE_SCRIPT,
+  READ_SCRIPT,
+  RELEASE_SCRIPT,
+} from "./redis/_scripts.ts";
 import { Tail } from "./redis/_tail.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
   HubEntry,
   HubHistory,
+  HubLeaseState,
   HubReadResult,
   HubRecord,
   HubStore,
@@ -154,6 +164,15 @@ interface StoreClient extends Redis {
     meta: string,
     ...args: (string | number)[]
   ): Promise<string>;
+  ssekitLease(
+    stream: string,
+    meta: string,
+    holder: string,
+    ms: number,
+  ): Promise<[state: HubLeaseState, expiry: number]>;
+  ssekitRelease(stream: string, meta: string, holder: string): Promise<number>;
+  ssekitAbort(stream: string, meta: string): Promise<number>;
+  ssekitDue(registry: string): Promise<string[]>;
 }
 
 function isClient(value: unknown): value is Redis {
@@ -327,9 +346,20 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     numberOfKeys: 2,
     lua: APPEND_SCRIPT,
   });
+  client.defineCommand("ssekitLease", { numberOfKeys: 2, lua: LEASE_SCRIPT });
+  client.defineCommand("ssekitRelease", {
+    numberOfKeys: 2,
+    lua: RELEASE_SCRIPT,
+  });
+  client.defineCommand("ssekitAbort", { numberOfKeys: 2, lua: ABORT_SCRIPT });
+  client.defineCommand("ssekitDue", { numberOfKeys: 1, lua: DUE_SCRIPT });
 
   const stream = (topic: string) => `${prefix}{t:${topic}}`;
   const meta = (key: string) => `${key}:m`;
+  // The topics whose relay runs hold leases, by expiry: how a run whose
+  // instance died is found. One key (one slot); the topics' own hashes
+  // say whether a lease is really due.
+  const registry = `${prefix}{relays}`;
   const readKey = async (
     key: string,
     afterId: string,
@@ -406,6 +436,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
           `${name}:${n}`,
           n > IN_FLIGHT ? `${name}:${n - IN_FLIGHT}` : "",
           record.end ? "1" : "",
+          "",
           ...fields,
         );
       } catch (error) {
@@ -436,6 +467,63 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     },
 
     compare: compareStreamIds,
+
+    async lease(topic, holder, ms) {
+      checkTopic(topic);
+      const key = stream(topic);
+      const [state, expiry] = await client.ssekitLease(
+        key,
+        meta(key),
+        holder,
+        ms,
+      );
+      if (state === "ok") await client.zadd(registry, expiry, topic);
+      return state;
+    },
+
+    async release(topic, holder) {
+      checkTopic(topic);
+      const key = stream(topic);
+      await client.ssekitRelease(key, meta(key), holder);
+      await client.zrem(registry, topic);
+    },
+
+    async requestAbort(topic) {
+      checkTopic(topic);
+      const key = stream(topic);
+      return (await client.ssekitAbort(key, meta(key))) === 1;
+    },
+
+    async reap(record) {
+      let reaped = 0;
+      for (const topic of await client.ssekitDue(registry)) {
+        const key = stream(topic);
+        try {
+          await client.ssekitAppend(
+            key,
+            meta(key),
+            max,
+            ttlArg,
+            "",
+            "",
+            "1",
+            "1",
+            ...toFields({ ...record, end: true }),
+          );
+          reaped++;
+        } catch (error) {
+          // Renewed meanwhile: its next renewal moves it in the registry.
+          if (String((error as Error)?.message).startsWith("LEASED")) {
+            const alive = await client.hexists(meta(key), "h");
+            if (alive) continue;
+          } else if (!String((error as Error)?.message).startsWith("ENDED")) {
+            throw error;
+          }
+        }
+        await client.zrem(registry, topic);
+      }
+      return reaped;
+    },
 
     async close() {
       if (closed) return;

@@ -165,6 +165,21 @@ export interface HubTailHandler {
 }
 
 /**
+ * What {@linkcode HubStore.lease} found: the lease is held, a stop was
+ * asked for, or it is lost.
+ *
+ * @example Reacting to a renewal
+ * ```ts
+ * import type { HubLeaseState } from "@ssekit/ssekit";
+ *
+ * function onRenewal(state: HubLeaseState, stop: AbortController): void {
+ *   if (state !== "ok") stop.abort(state);
+ * }
+ * ```
+ */
+export type HubLeaseState = "ok" | "abort" | "lost";
+
+/**
  * Where a hub keeps its events: it assigns ids, keeps a bounded history per
  * topic, and tails new entries. Implement it to put a hub on shared storage.
  *
@@ -250,6 +265,33 @@ export interface HubStore {
   compare(a: string, b: string): number;
   /** Releases the store's resources; the hub calls it from `close()`. */
   close(): void | Promise<void>;
+  /**
+   * Optional, for a store that several instances share: takes or renews
+   * `holder`'s lease on `topic` (its run of `hub.relay`) for `ms`.
+   * `"ok"`: held; `"abort"`: someone asked the run to stop (see
+   * `requestAbort`), and the lease is let go; `"lost"`: the topic has ended
+   * or another holder's lease on it is still valid. Leases are how a run on
+   * one instance is stopped from another, and how a run whose instance died
+   * is found (see `reap`).
+   */
+  lease?(
+    topic: string,
+    holder: string,
+    ms: number,
+  ): HubLeaseState | Promise<HubLeaseState>;
+  /** Optional, with `lease`: gives up `holder`'s lease on `topic`. */
+  release?(topic: string, holder: string): void | Promise<void>;
+  /**
+   * Optional, with `lease`: asks the holder of `topic`'s lease to stop; it
+   * hears it at its next renewal. False when nobody holds one.
+   */
+  requestAbort?(topic: string): boolean | Promise<boolean>;
+  /**
+   * Optional, with `lease`: ends each topic whose lease has expired (its
+   * instance died or lost the store) with `record`, as `append` of
+   * `{ ...record, end: true }` would; resolves to how many it ended.
+   */
+  reap?(record: HubRecord): number | Promise<number>;
 }
 
 // Compares two canonical digit strings without converting them to numbers,

@@ -61,10 +61,11 @@ end
 
 /**
  * KEYS: stream, meta. ARGV: max, ttl ms ("" for none), token ("" for
- * none), the token to forget, "1" when the record ends the topic, then
- * field, value…. Returns the entry's id, or the id a retry of the same
- * token got the first time; an error starting with ENDED when the topic
- * has ended.
+ * none), the token to forget, "1" when the record ends the topic, "1" to
+ * append only if the topic's relay lease has expired (a reap), then field,
+ * value…. Returns the entry's id, or the id a retry of the same token got
+ * the first time; an error starting with ENDED when the topic has ended,
+ * LEASED when a reap finds the lease alive.
  */
 export const APPEND_SCRIPT: string = COMMON + `
 local stream, meta = KEYS[1], KEYS[2]
@@ -76,7 +77,13 @@ end
 if redis.call('HEXISTS', meta, 'e') == 1 then
   return redis.error_reply('ENDED the topic has ended')
 end
-local id = redis.call('XADD', stream, '*', unpack(ARGV, 6))
+if ARGV[6] == '1' then
+  local lease = redis.call('HGET', meta, 'l')
+  if not lease or tonumber(lease) > now() then
+    return redis.error_reply('LEASED the topic has no expired lease')
+  end
+end
+local id = redis.call('XADD', stream, '*', unpack(ARGV, 7))
 if ARGV[5] == '1' then redis.call('HSET', meta, 'e', id) end
 trim(stream, meta, max, ttl)
 if token ~= '' then
@@ -88,7 +95,7 @@ if ttl ~= '' then
   redis.call('PEXPIRE', meta, ttl)
 end
 local entry = {id}
-for i = 6, #ARGV do entry[#entry + 1] = ARGV[i] end
+for i = 7, #ARGV do entry[#entry + 1] = ARGV[i] end
 redis.call('SPUBLISH', stream, cjson.encode(entry))
 return id
 `;
@@ -145,4 +152,52 @@ return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit
 export const LAST_SCRIPT: string = "#!lua flags=no-writes\n" + COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return lastId(KEYS[1]) end
 return (now() - 1) .. EMPTY
+`;
+
+/**
+ * Leases of `hub.relay` runs live in the topic's hash: `h` the holder, `l`
+ * when its lease expires (Redis's clock), `a` a stop asked for. KEYS:
+ * stream, meta. ARGV: holder, ms. Returns {state, expiry}: "ok" (held
+ * until expiry), "abort" (a stop was asked: the lease is let go), "lost"
+ * (the topic ended, or another holder's lease is alive).
+ */
+export const LEASE_SCRIPT: string = COMMON + `
+local meta, holder, ms = KEYS[2], ARGV[1], tonumber(ARGV[2])
+if redis.call('HEXISTS', meta, 'e') == 1 then return {'lost', 0} end
+local t = now()
+local current = redis.call('HGET', meta, 'h')
+if current and current ~= holder and
+  tonumber(redis.call('HGET', meta, 'l') or '0') > t then
+  return {'lost', 0}
+end
+if current == holder and redis.call('HGET', meta, 'a') == '1' then
+  redis.call('HDEL', meta, 'h', 'l', 'a')
+  return {'abort', 0}
+end
+if current ~= holder then redis.call('HDEL', meta, 'a') end
+redis.call('HSET', meta, 'h', holder, 'l', t + ms)
+return {'ok', t + ms}
+`;
+
+/** KEYS: stream, meta. ARGV: holder. Lets the holder's lease go. */
+export const RELEASE_SCRIPT: string = `
+if redis.call('HGET', KEYS[2], 'h') == ARGV[1] then
+  redis.call('HDEL', KEYS[2], 'h', 'l', 'a')
+end
+return 1
+`;
+
+/** KEYS: stream, meta. Asks a live lease's holder to stop; 1 if there is one. */
+export const ABORT_SCRIPT: string = COMMON + `
+local meta = KEYS[2]
+if redis.call('HEXISTS', meta, 'e') == 1 then return 0 end
+local lease = redis.call('HGET', meta, 'l')
+if not lease or tonumber(lease) <= now() then return 0 end
+redis.call('HSET', meta, 'a', '1')
+return 1
+`;
+
+/** KEYS: the registry of leased topics. Returns up to 100 whose lease is due. */
+export const DUE_SCRIPT: string = "#!lua flags=no-writes\n" + COMMON + `
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now(), 'LIMIT', 0, 100)
 `;
