@@ -87,6 +87,7 @@ export {
   createHub,
   type Hub,
   type HubOptions,
+  type HubResponseOptions,
   type HubStats,
   type HubSubscribeOptions,
 } from "./src/hub.ts";

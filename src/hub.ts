@@ -161,6 +161,32 @@ export interface HubSubscribeOptions {
 }
 
 /**
+ * Options for {@linkcode Hub.response}: those of `createSSEStream`, plus
+ * what to do about a topic the store knows nothing of.
+ *
+ * @example Following the topic of an LLM reply, which only hub.relay makes
+ * ```ts ignore
+ * import { createHub } from "@ssekit/ssekit";
+ *
+ * const hub = createHub();
+ * Deno.serve((request) => {
+ *   const topic = new URL(request.url).searchParams.get("reply") ?? "";
+ *   return hub.response(request, `reply:${topic}`, { missing: "404" });
+ * });
+ * ```
+ */
+export interface HubResponseOptions extends SSEStreamOptions {
+  /**
+   * A topic with no events, no end and no run of {@linkcode Hub.relay}
+   * (never used, or expired): `"wait"` subscribes and waits for its first
+   * event; `"404"` answers `404 Not Found` (with `headers`), for topics
+   * that only a run makes, whose id a client may hold after they expired.
+   * @default {"wait"}
+   */
+  missing?: "wait" | "404";
+}
+
+/**
  * A snapshot of a hub's load, for metrics.
  *
  * @example Exporting gauges
@@ -288,7 +314,7 @@ export interface Hub {
   response(
     request: Request,
     topic: string,
-    options?: SSEStreamOptions,
+    options?: HubResponseOptions,
   ): Promise<Response>;
   /** Counts subscribers and queued events. */
   stats(): HubStats;
@@ -582,37 +608,46 @@ class HubCore implements Hub {
   async response(
     request: Request,
     topic: string,
-    options: SSEStreamOptions = {},
+    options: HubResponseOptions = {},
   ): Promise<Response> {
-    if (this.#closing) return this.#closed(request, options);
+    const { missing = "wait", ...streamOptions } = options;
+    if (this.#closing) return this.#closed(request, streamOptions);
     checkTopic(topic);
+    if (missing !== "wait" && missing !== "404") {
+      throw new TypeError(
+        `Invalid response option "missing": expected "wait" or "404", got ${
+          describe(missing)
+        }`,
+      );
+    }
     const lastEventId = getLastEventId(request) || undefined;
     const known = this.#topics.get(topic);
-    // Has the topic ended, and has this client all of it? The hub knows
-    // for a topic it tails; otherwise one read of the store tells.
-    let ended: boolean;
-    if (known?.live && lastEventId === undefined) {
-      ended = known.end !== undefined;
-    } else {
-      const { end, gap, entries } = await this.store.read(
+    // Has the topic ended, and has this client all of it? Is it there at
+    // all? The hub knows for a topic it tails; otherwise a read tells.
+    // Headers the caller gave go on every answer (CORS among them), or a
+    // browser takes a 204 or 404 for a network error and reconnects.
+    const status = (code: number) =>
+      new Response(null, { status: code, headers: options.headers });
+    if (!known?.live || lastEventId !== undefined || missing === "404") {
+      const { end, gap, entries, absent } = await this.store.read(
         topic,
         lastEventId ?? "",
         1,
       );
-      ended = end !== undefined &&
-        (lastEventId === undefined || (!gap && entries.length === 0));
-    }
-    if (ended) {
-      // Headers the caller gave (CORS among them), or a browser would take
-      // the 204 for a network error and reconnect.
-      return new Response(null, { status: 204, headers: options.headers });
-    }
-    if (this.#closing) return this.#closed(request, options);
+      if (
+        end !== undefined &&
+        (lastEventId === undefined || (!gap && entries.length === 0))
+      ) return status(204);
+      if (missing === "404" && absent && !this.#relays.has(topic)) {
+        return status(404);
+      }
+    } else if (known.end !== undefined) return status(204);
+    if (this.#closing) return this.#closed(request, streamOptions);
     const subscription = this.subscribe(topic, { lastEventId });
     try {
       return createSSEStream(subscription, {
         signal: request.signal,
-        ...options,
+        ...streamOptions,
       });
     } catch (error) {
       subscription.return!();

@@ -134,8 +134,9 @@ export class HubRelays {
     this.#max = max;
   }
 
-  get size(): number {
-    return this.#runs.size;
+  /** Whether a run of `topic` is on this instance. */
+  has(topic: string): boolean {
+    return this.#runs.has(topic);
   }
 
   /** Starts a run; resolves once it holds its topic. */

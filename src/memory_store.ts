@@ -225,9 +225,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
         ? entries[entries.length - 1].id
         : prefix + (gap ? seq : after);
       const ended = log?.end;
-      return ended === undefined
+      const result = ended === undefined
         ? { entries, gap, cursor }
         : { entries, gap, cursor, end: ended };
+      return log === undefined || log.seq === 0
+        ? { ...result, absent: true }
+        : result;
     },
 
     tail(topic, handler, signal) {

@@ -156,7 +156,13 @@ interface StoreClient extends Redis {
     limit: number,
     ttl: number | "",
   ): Promise<
-    [gap: number, cursor: string, entries: RawEntry[], end: string | null]
+    [
+      gap: number,
+      cursor: string,
+      entries: RawEntry[],
+      end: string | null,
+      absent: number,
+    ]
   >;
   ssekitLast(stream: string): Promise<string>;
   ssekitAppend(
@@ -368,7 +374,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     const after = typeof afterId === "string" && validId(afterId)
       ? afterId
       : "";
-    const [gap, cursor, raw, end] = await client.ssekitRead(
+    const [gap, cursor, raw, end, absent] = await client.ssekitRead(
       key,
       meta(key),
       after,
@@ -381,7 +387,8 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
       gap: gap === 1,
       cursor: entries.length > 0 ? entries[entries.length - 1].id : cursor,
     };
-    return end ? { ...result, end } : result;
+    const ended = end ? { ...result, end } : result;
+    return absent === 1 ? { ...ended, absent: true } : ended;
   };
 
   const tail = new Tail({

@@ -123,6 +123,12 @@ export interface HubReadResult {
   readonly cursor: string;
   /** The id of the topic's end entry, when the topic has ended. */
   readonly end?: string;
+  /**
+   * True when the store knows nothing of the topic: no entry, no end and
+   * no relay lease (never used, or expired). Optional: a store that cannot
+   * tell leaves it out.
+   */
+  readonly absent?: boolean;
 }
 
 /**

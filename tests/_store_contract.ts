@@ -67,18 +67,20 @@ export function storeContract(
       const empty = await store.read("never", "nope", 10);
       assert.equal(empty.gap, true);
       assert.deepEqual(empty.entries, []);
+      // A store that can tell says it knows nothing of the topic.
+      assert.notEqual(empty.absent, false);
       // The cursor of an empty gap is a real position: no gap from there.
       const again = await store.read("never", empty.cursor, 10);
-      assert.deepEqual(again, {
+      assert.deepEqual({ ...again, absent: undefined }, {
         entries: [],
         gap: false,
         cursor: empty.cursor,
+        absent: undefined,
       });
       const id = await store.append("never", { data: "x" });
-      assert.deepEqual(
-        (await store.read("never", empty.cursor, 10)).entries.map((e) => e.id),
-        [id],
-      );
+      const after = await store.read("never", empty.cursor, 10);
+      assert.deepEqual(after.entries.map((e) => e.id), [id]);
+      assert.equal(after.absent, undefined, "a topic with entries is there");
       await store.close();
     });
 

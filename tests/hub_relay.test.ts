@@ -210,6 +210,34 @@ for (const [name, make] of kinds) {
       }
     });
 
+    test('following with missing: "404": an unknown or expired reply is 404, a running or ended one is not', async () => {
+      const [hub] = make(1);
+      try {
+        const follow = (topic: string, headers: HeadersInit = {}) =>
+          hub.response(new Request("http://x/", { headers }), topic, {
+            missing: "404",
+            headers: { "Access-Control-Allow-Origin": "*" },
+          });
+        const unknown = await follow("never-ran");
+        assert.equal(unknown.status, 404);
+        assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
+        const run = await hub.relay("slow", tokens(3, 200));
+        const running = await follow("slow");
+        assert.equal(running.status, 200, "no event yet, but a run");
+        await running.body!.cancel();
+        await run.done;
+        assert.equal((await follow("slow")).status, 204);
+        await assert.rejects(
+          hub.response(new Request("http://x/"), "t", {
+            missing: "later" as "404",
+          }),
+          TypeError,
+        );
+      } finally {
+        await closeAll([hub]);
+      }
+    });
+
     test("bad input: a cap on runs, one run per topic, ended topics, bad options", async () => {
       const hubs = make(1);
       const hub = createHub({

@@ -102,10 +102,11 @@ return id
 
 /**
  * KEYS: stream, meta. ARGV: a well-formed id or "", the limit, ttl ms (""
- * for none). Returns {gap, cursor, entries, end}: the entries after the
- * id, or from the oldest kept when the id is not a position (gap = 1); the
- * cursor is where a read with no entries leaves the client; end is the id
- * of the entry that ended the topic, or false.
+ * for none). Returns {gap, cursor, entries, end, absent}: the entries
+ * after the id, or from the oldest kept when the id is not a position (gap
+ * = 1); the cursor is where a read with no entries leaves the client; end
+ * is the id of the entry that ended the topic, or false; absent is 1 when
+ * neither of the topic's keys exists.
  */
 export const READ_SCRIPT: string = COMMON + `
 local stream, meta = KEYS[1], KEYS[2]
@@ -138,11 +139,12 @@ else
   -- Good unless a stream can have come and gone since.
   gap = not (empty(after) and fresh(ms(after), now()))
 end
-local ended = exists and redis.call('HGET', meta, 'e')
+local ended = redis.call('HGET', meta, 'e')
+local absent = (not exists and redis.call('EXISTS', meta) == 0) and 1 or 0
 if gap then
-  return {1, cursor, redis.call('XRANGE', stream, '-', '+', 'COUNT', limit), ended}
+  return {1, cursor, redis.call('XRANGE', stream, '-', '+', 'COUNT', limit), ended, absent}
 end
-return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit), ended}
+return {0, after, redis.call('XRANGE', stream, '(' .. after, '+', 'COUNT', limit), ended, absent}
 `;
 
 /**
