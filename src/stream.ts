@@ -425,6 +425,12 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   /** Events appended so far: tells the idle watcher whether more arrive. */
   appended = 0;
   watching = false;
+  /**
+   * Whether a read of the body's stream waits for events: set by the
+   * stream's pull, cleared when events are enqueued. Undefined on an
+   * adopted body, whose sink tells its demand through desiredSize.
+   */
+  wanted: boolean | undefined = undefined;
   /** The task that ends a long burst, while the watcher waits for it. */
   burstTask: unknown = undefined;
 
@@ -440,6 +446,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
     this.controller = controller;
+    this.wanted = false;
   }
 
   begin(sink: SSESink): void {
@@ -459,8 +466,13 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       if (idle < keepAlive) next = keepAlive - idle;
       else {
         next = keepAlive;
-        // A reader that stopped reading gets no pile of comments.
-        if (this.controller.desiredSize! > 0) this.write(encoder.encode(":\n"));
+        // A reader that stopped reading gets no pile of comments: a sink
+        // takes one while it has room, the stream (high-water mark 0)
+        // while its queue is empty, so one at most waits for the reader.
+        const demand = this.controller.desiredSize!;
+        if (demand > 0 || (demand === 0 && this.wanted !== undefined)) {
+          this.write(encoder.encode(":\n"));
+        }
       }
     }
     if (this.blockedAt !== 0) {
@@ -529,6 +541,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       : encoder.encode(this.pending);
     this.pending = "";
     this.pendingShared = undefined;
+    if (this.wanted) this.wanted = false;
     this.write(bytes);
   }
 
@@ -613,8 +626,11 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     this.end();
   }
 
-  // The controller a stream passes is `controller` already.
-  pull(): Promise<void> | void {
+  // The controller a stream passes is `controller` already. The stream's
+  // high-water mark is 0, so it pulls only while a read waits; an adopted
+  // body's pump pulls without a controller.
+  pull(controller?: unknown): Promise<void> | void {
+    if (controller) this.wanted = true;
     this.blockedAt = 0;
     if (this.keepAlive && this.timer === undefined && !this.finished) {
       this.lastWrite = Date.now();
@@ -674,9 +690,12 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         return this.fail(error, false);
       }
       // Pending text is flushed by the watcher even after we return, so
-      // demand alone decides whether to take another event.
+      // demand alone decides whether to take another event: a waiting read
+      // not yet answered, or room in the sink.
       if (!this.take(item)) return;
-      if (this.controller.desiredSize! <= 0) return this.blocked();
+      if (!this.wanted && this.controller.desiredSize! <= 0) {
+        return this.blocked();
+      }
     }
   }
 
@@ -793,7 +812,9 @@ export function createSSEStream(
     body.kind = sourceKind(source);
     body.reader = openSource(body.kind, source);
   }
-  const stream = new ReadableStream<Uint8Array>(body);
+  // High-water mark 0: nothing is pulled ahead of the server's reads, so
+  // a server that stops reading (its socket is full) holds no chunk of ours.
+  const stream = new ReadableStream<Uint8Array>(body, { highWaterMark: 0 });
   // Not write(): keep-alive checks start with the first read, so a Response
   // that is never consumed is never scheduled.
   body.controller.enqueue(first);

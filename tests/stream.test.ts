@@ -360,6 +360,60 @@ describe("createSSEStream: flow", () => {
     }
   });
 
+  test("backpressure: nothing is pulled ahead of the reader's reads", async () => {
+    // A server whose socket is full stops reading the body: every event
+    // taken from the source by then must be in what it read, not in a
+    // chunk queued ahead (1,000 slow readers × 16 KiB = 16 MiB).
+    const data = "x".repeat(92);
+    const eventBytes = formatEvent(data).length;
+    for (const kind of ["sync", "async"] as const) {
+      let pulls = 0;
+      const syncEndless = function* () {
+        for (;;) {
+          pulls++;
+          yield data;
+        }
+      };
+      const asyncEndless = async function* () {
+        for (;;) {
+          pulls++;
+          yield data;
+        }
+      };
+      const response = createSSEStream(
+        kind === "sync" ? syncEndless() : asyncEndless(),
+      );
+      const reader = response.body!.getReader();
+      assert.equal(await readChunk(reader), ":\n");
+      let received = 0;
+      for (let i = 0; i < 3; i++) received += (await readChunk(reader))!.length;
+      await sleep(50);
+      assert.equal(
+        pulls * eventBytes,
+        received,
+        `${kind}: ${pulls * eventBytes - received} bytes pulled ahead`,
+      );
+      await reader.cancel();
+    }
+  });
+
+  test("keep-alive: comments keep coming while the source stays silent", async () => {
+    const never = deferred();
+    const response = createSSEStream(
+      async function* () {
+        yield "first";
+        await never.promise;
+      }(),
+      { keepAlive: 50 },
+    );
+    const reader = response.body!.getReader();
+    assert.equal(await readChunk(reader), ":\n");
+    assert.equal(await readChunk(reader), "data: first\n\n");
+    for (let i = 0; i < 3; i++) assert.equal(await readChunk(reader), ":\n");
+    await reader.cancel();
+    never.resolve();
+  });
+
   test("keep-alive: a comment after keepAlive ms without a write, reset by writes", async () => {
     const stop = deferred();
     const response = createSSEStream(
