@@ -35,20 +35,27 @@
  * then the server's user space takes the rest, and only that last part is
  * in the server's RSS: socket buffers are kernel memory, not resident pages
  * of the process. "RSS − send queues" (the issue's "beyond kernel buffers")
- * is printed as well, but RSS growth is already all user space.
+ * is printed as well, but RSS growth is already all user space. On loopback
+ * (64 KiB segments) the kernel grows each send buffer towards tcp_wmem's
+ * maximum (4 MiB), so with 1,000 clients the send queues stop growing only
+ * at the kernel's TCP memory pressure (tcp_mem), a GiB or two: the runtimes'
+ * own buffers fill after that, seconds after the clients connected.
  *
- * A control run per runtime (`--control`, on by default) opens the same
- * clients on a source that never yields, so RSS growth − control is what the
- * bytes cost, apart from what a connection costs.
+ * A control run per runtime (on by default) opens the same clients on a
+ * source that never yields, so RSS growth − control is what the bytes cost,
+ * apart from what a connection costs. ssekit's own share (its pending text
+ * and its streams' queues) is seen by wrapping
+ * `ReadableStreamDefaultController.prototype.enqueue` in the server.
  *
- * Run: `deno run -A bench/slow_readers.ts` (the driver's runtime does not
- * matter; a Node server runs the copy compiled by bench/tsconfig.json,
- * which the driver builds first). Options: `--clients=N` (1000),
- * `--seconds=N` of sampling after the last client connected (20),
- * `--event-bytes=N` (100), `--runtimes=deno,bun,node`, `--control=0` to
- * skip the control runs, `--source=raw` to serve the same bytes from a plain
- * ReadableStream instead of ssekit, `--json`. Not part of `npm run bench`: it holds
- * thousands of sockets and hundreds of MiB.
+ * Run: `deno run -A bench/slow_readers.ts` (the driver's runtime changes
+ * only how much its sockets take from the kernel; a Node server runs the
+ * copy compiled by bench/tsconfig.json, which the driver builds first).
+ * Options: `--clients=N` (1000), `--seconds=N` of sampling after the last
+ * client connected (20), `--event-bytes=N` (100), `--runtimes=deno,bun,node`,
+ * `--control=0` to skip the control runs, `--source=raw` to serve the same
+ * bytes from a plain ReadableStream instead of ssekit, `--json`. About four
+ * minutes for the three runtimes. Not part of `npm run bench`: it holds
+ * thousands of sockets, GiBs of kernel socket memory and hundreds of MiB.
  *
  * @module
  */
