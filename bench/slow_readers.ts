@@ -53,7 +53,8 @@
  * Options: `--clients=N` (1000), `--seconds=N` of sampling after the last
  * client connected (20), `--event-bytes=N` (100), `--runtimes=deno,bun,node`,
  * `--control=0` to skip the control runs, `--source=raw` to serve the same
- * bytes from a plain ReadableStream instead of ssekit, `--json`. About four
+ * bytes from a plain ReadableStream instead of ssekit, `--stall-timeout=ms`
+ * (off by default: ssekit would drop these readers after 30 s), `--json`. About four
  * minutes for the three runtimes. Not part of `npm run bench`: it holds
  * thousands of sockets, GiBs of kernel socket memory and hundreds of MiB.
  *
@@ -87,6 +88,13 @@ const CLIENTS = numberArg("clients", 1_000);
 const SECONDS = numberArg("seconds", 20);
 const EVENT_BYTES = numberArg("event-bytes", 100);
 const CONTROL = !args.includes("--control=0");
+// ssekit drops a client that takes nothing for stallTimeout (30 s by
+// default), which a 1 B/s reader is once its buffers are full: off unless
+// asked, so a run shows what is held while such a reader stays.
+const STALL_TIMEOUT: number | false =
+  args.some((arg) => arg.startsWith("--stall-timeout="))
+    ? numberArg("stall-timeout", 30_000)
+    : false;
 // "raw" serves the same bytes without ssekit (see rawResponse).
 const SOURCE = args.includes("--source=raw") ? "raw" : "ssekit";
 const RUNTIMES = (args.find((arg) => arg.startsWith("--runtimes="))?.slice(
@@ -150,6 +158,7 @@ function handler(request: Request): Response {
     lastTapped = undefined;
     const response = createSSEStream(fast(producer), {
       signal: request.signal,
+      stallTimeout: STALL_TIMEOUT,
     });
     producer.controller = lastTapped;
     return response;
@@ -389,6 +398,7 @@ async function startServer(name: string): Promise<ServerChild> {
     ...commandArgs,
     "--serve",
     `--event-bytes=${EVENT_BYTES}`,
+    ...(STALL_TIMEOUT ? [`--stall-timeout=${STALL_TIMEOUT}`] : []),
   ], {
     cwd: root(),
     env: {
@@ -765,7 +775,9 @@ function render(results: RuntimeResult[]): string {
       SOURCE === "raw"
         ? `a plain ReadableStream (no ssekit) that enqueues a chunk of ${RAW_EVENTS} ${EVENT_BYTES}-byte events per pull`
         : `its own \`createSSEStream\` of an async generator that yields ${EVENT_BYTES}-byte events without waiting`
-    }; the last sample is ${SECONDS} s after the last client connected, after GC. MiB = 2^20 bytes.`,
+    } (stallTimeout ${
+      STALL_TIMEOUT === false ? "off" : `${STALL_TIMEOUT} ms`
+    }); the last sample is ${SECONDS} s after the last client connected, after GC. MiB = 2^20 bytes.`,
     "",
     "Server memory: RSS growth over the server's RSS before the clients came (VmRSS); the control is the same clients on a source that never yields; kernel send queue is the sum over the server's sockets; JS heap (used, and reserved) and external growth as the runtime reports them (process.memoryUsage); the last column is the RSS growth that stays once every client has left, after GC: memory the process kept, not bytes it holds for a client.",
     "",
