@@ -2,6 +2,41 @@
  * {@linkcode memoryStore}: the in-process {@linkcode HubStore}, the default
  * store of a hub.
  *
+ * **Forgetting topics.** A topic whose events have all expired (or that
+ * `max: 0` keeps none of) and that nothing tails is forgotten: the sweep
+ * that expires idle topics deletes its record, so a million short-lived
+ * topics cost nothing once they are gone. When the topic is used again it
+ * starts a new incarnation, and ids must still never mislead a client:
+ *
+ * - `issued` is the highest sequence number any topic of the store has
+ *   handed out. A new incarnation starts its sequence right after it, so
+ *   its ids are greater than every id an earlier incarnation (of any topic)
+ *   had, and each incarnation's sequence stays contiguous.
+ * - A forgotten topic leaves its floor (its last sequence number) in one of
+ *   1,024 buckets chosen by a hash of its name; a bucket keeps the highest
+ *   floor left in it. Every id a forgotten topic handed out is at most its
+ *   bucket's floor.
+ * - **Positions.** An id `after` of this store is a position in a topic
+ *   that exists when `low ≤ after ≤ seq`: `seq` is the incarnation's last
+ *   sequence number; `low` is its last trimmed one, or, while nothing was
+ *   trimmed, its bucket's floor when it was born. In a topic that does not
+ *   exist, `after` is a position when `floor ≤ after ≤ issued`, with the
+ *   bucket's floor now. Anything else is a gap.
+ * - **Cursors.** After a gap, a read with no entries returns the topic's
+ *   `seq`, or `issued` for a topic that does not exist.
+ *
+ * Why no position misses anything: an id at or above the floor is at or
+ * above every id the earlier incarnations handed out, so it is either their
+ * very last id or a cursor given while the topic did not exist; and an
+ * incarnation born after that id was handed out has ids above it, so had
+ * one come and gone since, its last id would have raised the floor above
+ * the client's. Hence a client at the last id of a forgotten topic (or at
+ * the cursor of a read that found nothing) resumes without a reset, unless
+ * a topic of its bucket with later ids was forgotten in the meantime; then
+ * it gets a reset it did not strictly need, the price of keeping nothing
+ * per topic. An id taken from another topic of the same store is not
+ * detected, as before: ids are ordered per topic.
+ *
  * @module
  */
 
@@ -49,9 +84,14 @@ interface Log {
   entries: (HubEntry | undefined)[];
   times: number[];
   head: number;
-  /** The last sequence number handed out; it never goes back. */
+  /** The last sequence number handed out: at birth, the store's `issued`. */
   seq: number;
-  /** The id of the entry that ended the topic, once one has. */
+  /** The lowest position: the last entry trimmed, else the bucket's floor at birth. */
+  low: number;
+  /**
+   * The id of the entry that ended the topic, once one has. Forgotten with
+   * the record, when its entries are gone: the topic may start again.
+   */
   end: string | undefined;
   handlers: Set<HubTailHandler>;
 }
@@ -60,6 +100,23 @@ interface Log {
 // each other's ids for their own.
 let lastEpoch = 0;
 const DIGITS = /^(?:0|[1-9][0-9]*)$/;
+// Forgotten topics leave their floor in one of 2^BUCKET_BITS buckets (8 KiB,
+// made when the first is forgotten): a topic's old last id then stays a
+// position unless a later topic of the same bucket was forgotten too.
+const BUCKET_BITS = 10;
+
+// FNV-1a over UTF-16 code units, then MurmurHash3's finaliser: names that
+// differ in their last character ("room 1", "room 2") would otherwise
+// crowd into a few buckets.
+function bucketOf(topic: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < topic.length; i++) {
+    hash = Math.imul(hash ^ topic.charCodeAt(i), 0x01000193);
+  }
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> (32 - BUCKET_BITS);
+}
 
 function topicEnded(topic: string): TypeError {
   return new TypeError(
@@ -79,14 +136,15 @@ function storeClosed(): TypeError {
  * An in-process {@linkcode HubStore}: per-topic histories bounded by
  * `max` events and `ttl` milliseconds, ids `<epoch>-<sequence>` where the
  * epoch is the store's creation time (unique within the process) and the
- * sequence counts the topic's events from 1.
+ * sequence increases with every event of a topic.
  *
  * The epoch makes ids from another store, or from before a restart,
  * recognisable: they read as a gap instead of a wrong position. Expiry runs
  * on appends and reads (no timers): each append also expires a couple of
  * other topics, round-robin, so idle topics let go of old events too. A
- * topic keeps a small record of its sequence after its events expire, as an
- * emptied Redis stream does, so its ids never repeat.
+ * topic with no events left and no tail is forgotten entirely, so topics
+ * cost nothing once they are gone; its ids still never repeat (see the
+ * module documentation for how old ids are judged).
  *
  * @example A hub with a short history
  * ```ts
@@ -116,12 +174,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
   const epoch = String(lastEpoch);
   const prefix = epoch + "-";
   const logs = new Map<string, Log>();
-  let sweeper: Iterator<Log> | undefined;
+  let sweeper: Iterator<[string, Log]> | undefined;
   let closed = false;
+  // The highest sequence number any topic has handed out.
+  let issued = 0;
+  // Per bucket, the highest floor of a forgotten topic: every id a
+  // forgotten topic of that bucket handed out is at most this. A plain
+  // array, not a Float64Array: V8 would box the doubles read from one in
+  // every new record's \`low\` (16 B a topic).
+  let floors: number[] | undefined;
+  const floorOf = (topic: string) => floors ? floors[bucketOf(topic)] : 0;
 
   const count = (log: Log) => log.entries.length - log.head;
   const evict = (log: Log) => {
     log.entries[log.head++] = undefined;
+    log.low = log.seq - count(log);
     if (log.head === log.entries.length) {
       log.entries.length = 0;
       log.times.length = 0;
@@ -140,17 +207,34 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       evict(log);
     }
   };
+  // Forgets a topic with no entries and no tails, leaving its floor in its
+  // bucket (a no-op for one that never had an entry: its floor came from
+  // there).
+  const release = (topic: string, log: Log) => {
+    if (
+      count(log) > 0 || log.handlers.size > 0 || logs.get(topic) !== log
+    ) return;
+    logs.delete(topic);
+    if (log.low === 0) return;
+    floors ??= new Array<number>(1 << BUCKET_BITS).fill(0);
+    const bucket = bucketOf(topic);
+    if (log.low > floors[bucket]) floors[bucket] = log.low;
+  };
   const sweep = () => {
     for (let step = 0; step < 2; step++) {
-      sweeper ??= logs.values();
+      sweeper ??= logs.entries();
       const next = sweeper.next();
       if (next.done) {
         sweeper = undefined;
         return;
       }
-      expire(next.value);
+      const [topic, log] = next.value;
+      expire(log);
+      release(topic, log);
     }
   };
+  // A new incarnation starts above every id handed out so far, so no id of
+  // an earlier one can be mistaken for one of its entries.
   const logOf = (topic: string) => {
     let log = logs.get(topic);
     if (!log) {
@@ -158,7 +242,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
         entries: [],
         times: [],
         head: 0,
-        seq: 0,
+        seq: issued,
+        low: floorOf(topic),
         end: undefined,
         handlers: new Set(),
       };
@@ -181,10 +266,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       const log = logOf(topic);
       if (log.end !== undefined) throw topicEnded(topic);
       const time = now();
-      const entry: HubEntry = Object.freeze({
-        id: prefix + ++log.seq,
-        ...record,
-      });
+      const seq = ++log.seq;
+      if (seq > issued) issued = seq;
+      const entry: HubEntry = Object.freeze({ id: prefix + seq, ...record });
       if (record.end) log.end = entry.id;
       log.entries.push(entry);
       log.times.push(time);
@@ -204,33 +288,45 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
           }
         }
       }
+      // With max 0 nothing is kept: an untailed topic is gone at once.
+      release(topic, log);
       return entry.id;
     },
 
     read(topic, afterId, limit) {
       if (closed) throw storeClosed();
-      const log = logs.get(topic);
-      if (log) expire(log);
-      const seq = log ? log.seq : 0;
-      const kept = log ? count(log) : 0;
-      const trimmed = seq - kept;
       const after = typeof afterId === "string" ? sequenceOf(afterId) : -1;
-      const gap = after < trimmed || after > seq;
-      const start = gap ? 0 : after - trimmed;
+      // A read leaves forgetting to the sweep: the record answers more
+      // exactly than the bucket's floor would.
+      const log = logs.get(topic);
+      if (!log) {
+        const gap = after < floorOf(topic) || after > issued;
+        return {
+          entries: [],
+          gap,
+          cursor: prefix + (gap ? issued : after),
+          absent: true,
+        };
+      }
+      expire(log);
+      const kept = count(log);
+      const trimmed = log.seq - kept;
+      const gap = after < log.low || after > log.seq;
+      const start = gap ? 0 : Math.max(0, after - trimmed);
       const end = Math.min(kept, start + Math.max(1, limit));
-      const entries = log && start < end
+      const entries = start < end
         ? log.entries.slice(log.head + start, log.head + end) as HubEntry[]
         : [];
       const cursor = entries.length > 0
         ? entries[entries.length - 1].id
-        : prefix + (gap ? seq : after);
-      const ended = log?.end;
-      const result = ended === undefined
-        ? { entries, gap, cursor }
-        : { entries, gap, cursor, end: ended };
-      return log === undefined || log.seq === 0
-        ? { ...result, absent: true }
-        : result;
+        : prefix + (gap ? log.seq : after);
+      if (log.end !== undefined) return { entries, gap, cursor, end: log.end };
+      // Only tailed, or its entries all expired: as if it were not there.
+      return kept === 0 ? { entries, gap, cursor, absent: true } : {
+        entries,
+        gap,
+        cursor,
+      };
     },
 
     tail(topic, handler, signal) {
@@ -240,8 +336,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       log.handlers.add(handler);
       signal.addEventListener("abort", () => {
         log.handlers.delete(handler);
-        // A topic never published to keeps no record once nobody tails it.
-        if (log.seq === 0 && log.handlers.size === 0) logs.delete(topic);
+        if (closed || log.handlers.size > 0) return;
+        expire(log);
+        release(topic, log);
       }, { once: true });
     },
 
@@ -251,6 +348,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       closed = true;
       logs.clear();
       sweeper = undefined;
+      floors = undefined;
     },
   };
 }
