@@ -2,7 +2,7 @@
 // (chat.completion.chunk events, then `data: [DONE]`) and a relay that
 // forwards only the token deltas and a final `event: done` to the browser.
 // The demo (`npm run demo`, examples/demo/) serves both on every runtime.
-import { createSSEStream, relaySSE } from "../mod.ts";
+import { createSSEStream, relaySSE, type SSEMessage } from "../mod.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -78,6 +78,35 @@ interface CompletionChunk {
   choices: { delta: { content?: string } }[];
 }
 
+/** The request a chat sends to an OpenAI-compatible upstream. */
+export function completionRequest(
+  upstreamUrl: string,
+  prompt: string,
+  signal: AbortSignal,
+): Promise<Response> {
+  return fetch(upstreamUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      model: "fake-gpt",
+      stream: true,
+      messages: [{ role: "user", content: prompt }],
+    }),
+    signal,
+  });
+}
+
+/**
+ * The token of one chat.completion.chunk as a JSON string (any text
+ * survives), or nothing for a chunk without one and for `[DONE]`.
+ */
+export function tokenOf(message: SSEMessage): string | undefined {
+  if (message.data === "[DONE]") return undefined;
+  const token = (JSON.parse(message.data) as CompletionChunk).choices[0]
+    ?.delta.content;
+  return token ? JSON.stringify(token) : undefined;
+}
+
 /**
  * The relay: POST `{ prompt }`, get `data: "<token>"` events (each token a
  * JSON string, so any text survives) and a final `event: done`. When the
@@ -90,25 +119,14 @@ export async function relayChat(
 ): Promise<Response> {
   const { prompt } = await request.json() as { prompt: string };
   return relaySSE(
-    (signal) =>
-      fetch(upstreamUrl, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          model: "fake-gpt",
-          stream: true,
-          messages: [{ role: "user", content: prompt }],
-        }),
-        signal,
-      }),
+    (signal) => completionRequest(upstreamUrl, prompt, signal),
     {
       signal: request.signal,
       timeout: 60_000,
       map: (message) => {
         if (message.data === "[DONE]") return { event: "done", data: "" };
-        const token = (JSON.parse(message.data) as CompletionChunk).choices[0]
-          ?.delta.content;
-        return token ? { data: JSON.stringify(token) } : undefined;
+        const token = tokenOf(message);
+        return token ? { data: token } : undefined;
       },
     },
   );

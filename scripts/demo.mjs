@@ -35,6 +35,14 @@ const bundle = (entry, file, platform) =>
     format: "esm",
     platform,
     target: platform === "node" ? "node20" : "es2022",
+    // CommonJS packages in an ES module bundle (ioredis, for --redis)
+    // require Node's built-in modules: give them a require.
+    banner: platform === "node"
+      ? {
+        js:
+          'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
+      }
+      : undefined,
     logLevel: "warning",
   });
 const main = join(root, "examples", "demo", "main.ts");

@@ -50,6 +50,12 @@ export type HubRelayOutcome = "completed" | "aborted" | "failed";
 export interface HubRelayRun {
   /** The topic it publishes to. */
   readonly topic: string;
+  /**
+   * The topic's position before the run's first event: a client that
+   * follows with it as its last event id gets the whole reply, however late
+   * it comes (a first connection without an id gets only what follows it).
+   */
+  readonly start: string;
   /** Settles when the run is over and its topic has ended. */
   readonly done: Promise<HubRelayOutcome>;
 }
@@ -178,15 +184,17 @@ export class HubRelays {
     // Held here at once, so the cap counts it while the lease is taken.
     this.#runs.set(topic, run);
     const { store } = this.#hub;
+    let start: string;
     try {
       // A store without leases is this instance's alone: its read says
       // whether the topic has ended.
       const state = store.lease
         ? await store.lease(topic, run.holder, LEASE)
-        : (await store.read(topic, "", 1)).end === undefined
-        ? "ok"
-        : "lost";
-      if (state !== "ok") {
+        : "ok";
+      // Where the topic stands before the run publishes anything.
+      const { cursor, end } = await store.read(topic, "", 1);
+      start = cursor;
+      if (state !== "ok" || end !== undefined) {
         throw new TypeError(
           `Invalid relay: topic ${
             JSON.stringify(topic)
@@ -195,10 +203,11 @@ export class HubRelays {
       }
     } catch (error) {
       this.#runs.delete(topic);
+      await Promise.resolve(store.release?.(topic, run.holder)).catch(() => {});
       throw error;
     }
     this.#schedule();
-    return { topic, done: this.#run(run, upstream, options) };
+    return { topic, start, done: this.#run(run, upstream, options) };
   }
 
   /** Stops the run of `topic`, here or (through the store) elsewhere. */

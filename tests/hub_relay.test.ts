@@ -70,12 +70,23 @@ const closeAll = (hubs: Hub[]) => Promise.all(hubs.map((hub) => hub.close()));
 
 for (const [name, make] of kinds) {
   describe(`${name}: hub.relay`, () => {
-    test("publishes each event and ends the topic with the upstream", async () => {
+    test("publishes each event and ends the topic with the upstream; a follower from `start` gets it whole, however late", async () => {
       const [hub] = make(1);
       try {
         const follower = hub.subscribe("reply");
         const run = await hub.relay("reply", tokens(5, 5));
         assert.equal(await within(run.done, 5_000, "done"), "completed");
+        const late = await drain(
+          hub.subscribe("reply", { lastEventId: run.start }),
+        );
+        assert.deepEqual(late.map((e) => e.data), [
+          "t0",
+          "t1",
+          "t2",
+          "t3",
+          "t4",
+          undefined,
+        ]);
         const events = await drain(follower);
         assert.deepEqual(events.map((e) => e.data), [
           "t0",

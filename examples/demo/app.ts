@@ -4,13 +4,16 @@
 //   GET  /                     the page (page.ts)
 //   GET  /ssekit.js            ssekit bundled for the browser
 //   POST /v1/chat/completions  a fake OpenAI-compatible model (no network, no key)
-//   POST /chat                 relaySSE from that upstream, over real HTTP
+//   POST /chat                 starts a reply: hub.relay from that upstream,
+//                              over real HTTP, into a topic of its own
+//   GET  /chat?topic=…         follows a reply (resumes with Last-Event-ID)
+//   POST /chat/stop            stops a reply (hub.abort), from any tab
 //   GET  /feed                 a hub topic: server activity, for EventSource
 //   POST /feed/cut             ends every open /feed response, server-side
 //   GET  /stats                counters the page and the tests read
 import { createHub } from "../../mod.ts";
-import type { Hub } from "../../mod.ts";
-import { fakeOpenAI, relayChat } from "../openai_relay.ts";
+import type { Hub, HubStore } from "../../mod.ts";
+import { completionRequest, fakeOpenAI, tokenOf } from "../openai_relay.ts";
 import { PAGE } from "./page.ts";
 
 /** Options for {@linkcode createDemoApp}. */
@@ -27,6 +30,8 @@ export interface DemoAppOptions {
   tokenDelay?: number;
   /** Milliseconds between the feed's ticks. @default {1000} */
   tickInterval?: number;
+  /** The hub's store, e.g. a Redis store. @default {memoryStore()} */
+  store?: HubStore;
 }
 
 /** What the demo server counts, served as JSON at /stats. */
@@ -49,6 +54,14 @@ export interface DemoApp {
 
 const FEED = "activity";
 
+// Only the topics POST /chat makes can be followed or stopped.
+function chatTopic(topic: string | null): string {
+  if (!topic?.startsWith("chat:")) {
+    throw new TypeError(`Invalid chat topic: ${JSON.stringify(topic)}`);
+  }
+  return topic;
+}
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), {
     status,
@@ -62,7 +75,7 @@ const json = (body: unknown, status = 200) =>
 export function createDemoApp(options: DemoAppOptions): DemoApp {
   const { clientScript, origin, tokenDelay = 45, tickInterval = 1000 } =
     options;
-  const hub: Hub = createHub();
+  const hub: Hub = createHub({ store: options.store });
   const stats: DemoStats = {
     activeReplies: 0,
     cancelledReplies: 0,
@@ -88,6 +101,17 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
   let chats = 0;
 
   async function handle(request: Request): Promise<Response> {
+    try {
+      return await answer(request);
+    } catch (error) {
+      if (error instanceof TypeError) {
+        return json({ error: error.message }, 400);
+      }
+      throw error;
+    }
+  }
+
+  async function answer(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const route = `${request.method} ${url.pathname}`;
     switch (route) {
@@ -121,9 +145,41 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
           },
         });
       }
-      case "POST /chat":
-        // Over real HTTP to ourselves, as a relay to a remote API would be.
-        return relayChat(request, `${origin()}/v1/chat/completions`);
+      case "POST /chat": {
+        // A reply of its own: it runs to its end whoever follows it, and
+        // its upstream is reached over real HTTP, as a remote API would be.
+        const { prompt } = await request.json() as { prompt: string };
+        const topic = `chat:${crypto.randomUUID()}`;
+        const { start } = await hub.relay(
+          topic,
+          (signal) =>
+            completionRequest(
+              `${origin()}/v1/chat/completions`,
+              prompt,
+              signal,
+            ),
+          {
+            timeout: 120_000,
+            map: (message) => {
+              const token = tokenOf(message);
+              return token ? { event: "token", data: token } : undefined;
+            },
+          },
+        );
+        // Following from `start`, the page gets the whole reply, however
+        // many tokens went out before its GET arrived.
+        return json({ topic, start });
+      }
+      case "GET /chat":
+        // An unknown or expired reply is a 404, not a wait.
+        return hub.response(request, chatTopic(url.searchParams.get("topic")), {
+          missing: "404",
+          retry: 500,
+        });
+      case "POST /chat/stop": {
+        const { topic } = await request.json() as { topic: string };
+        return json({ stopped: await hub.abort(chatTopic(topic)) });
+      }
       case "GET /feed": {
         const cut = new AbortController();
         cutters.add(cut);

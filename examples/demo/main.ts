@@ -2,7 +2,10 @@
 // Bun.serve, or node:http through ssekit/node. scripts/demo.mjs bundles
 // ssekit for the browser and runs this; `npm run demo` does both.
 //
-//   SSEKIT_DEMO_CLIENT=<bundle.js> <runtime> examples/demo/main.ts [--port=8000] [--hostname=127.0.0.1]
+//   SSEKIT_DEMO_CLIENT=<bundle.js> <runtime> examples/demo/main.ts [--port=8000] [--hostname=127.0.0.1] [--redis=redis://…]
+//
+// With --redis, the hub keeps its topics in Redis: replies and the feed
+// survive this server's restart, and several servers can share them.
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { serve as serveNode } from "../../src/node.ts";
@@ -80,9 +83,17 @@ const host = hostname === "0.0.0.0"
   ? `[${hostname}]`
   : hostname;
 let port = 0;
+const redis = option("redis", "");
 const app = createDemoApp({
   clientScript: await readFile(bundle, "utf8"),
   origin: () => `http://${host}:${port}`,
+  // Imported only when asked for: ioredis is an optional dependency.
+  store: redis
+    ? (await import("../../src/redis.ts")).redisStore({
+      redis,
+      prefix: option("redis-prefix", "ssekit-demo:"),
+    })
+    : undefined,
 });
 const server = await listen(
   app.fetch,

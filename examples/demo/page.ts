@@ -1,6 +1,6 @@
-// The demo page: a chat that renders a relayed reply with connectSSE (a
-// POST, which EventSource cannot send), and a live feed read with the
-// browser's own EventSource. Plain HTML and an ES module, no build step
+// The demo page: a chat whose replies run on the server (hub.relay) and
+// are followed with connectSSE, surviving reloads, and a live feed read
+// with the browser's own EventSource. Plain HTML and an ES module, no build step
 // beyond /ssekit.js; ids and data-state attributes are what the browser
 // tests look for.
 
@@ -51,12 +51,13 @@ export const PAGE: string = `<!doctype html>
 <body>
 <header>
   <h1>ssekit demo</h1>
-  <p>Left: a fake model streamed through relaySSE and read with connectSSE (POST).
+  <p>Left: a fake model's reply, run on the server with hub.relay and followed with connectSSE: reload the page
+     mid-reply and it goes on where it was; Stop works from any tab.
      Right: a hub topic read with the browser's native EventSource, which resumes with Last-Event-ID.</p>
 </header>
 <main>
   <section>
-    <h2>Chat <small>relaySSE → connectSSE</small></h2>
+    <h2>Chat <small>hub.relay → connectSSE</small></h2>
     <div id="messages"></div>
     <form id="chat">
       <textarea id="prompt" rows="2" placeholder="Ask the fake model anything">Tell me about Server-Sent Events</textarea>
@@ -84,51 +85,99 @@ export const PAGE: string = `<!doctype html>
 
   const $ = (id) => document.getElementById(id);
 
-  // Chat: one POST per prompt; the reply's tokens arrive as JSON strings.
-  let stopChat = null;
+  // Chat: a POST starts a reply, which the server runs to its end whoever
+  // follows it (hub.relay into a topic of its own). The page follows it
+  // with a GET, and keeps where it got to in localStorage: a reload, or
+  // another tab, follows the same reply from there. Stop works from any
+  // tab: the server stops the reply, and every follower sees it end.
+  const SAVED = "ssekit-demo-reply";
+  let following = null; // { topic, controller }
+  const saved = () => JSON.parse(localStorage.getItem(SAVED) ?? "null");
+  const save = (state) =>
+    state ? localStorage.setItem(SAVED, JSON.stringify(state)) : localStorage.removeItem(SAVED);
+
   $("chat").addEventListener("submit", async (event) => {
     event.preventDefault();
     const prompt = $("prompt").value.trim();
-    if (!prompt || stopChat) return;
-    bubble("user", prompt);
+    if (!prompt || following) return;
+    $("send").disabled = true;
+    const response = await fetch("/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ prompt }),
+    });
+    const { topic, start } = await response.json();
+    const state = { topic, prompt, text: "", lastEventId: start };
+    save(state);
+    follow(state);
+  });
+  $("stop").addEventListener("click", () => {
+    if (!following) return;
+    fetch("/chat/stop", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ topic: following.topic }),
+    });
+  });
+  // Another tab started a reply, or finished one.
+  window.addEventListener("storage", (event) => {
+    if (event.key !== SAVED) return;
+    const state = saved();
+    if (state && state.topic !== following?.topic) follow(state);
+  });
+
+  async function follow(state) {
+    following?.controller.abort();
+    const controller = new AbortController();
+    following = { topic: state.topic, controller };
+    bubble("user", state.prompt);
     const reply = bubble("assistant", "");
     const text = reply.appendChild(document.createElement("span"));
     const note = reply.appendChild(document.createElement("span"));
     note.className = "note";
+    text.textContent = state.text;
     reply.dataset.state = "streaming";
-    const controller = new AbortController();
-    stopChat = () => controller.abort();
     $("send").disabled = true;
     $("stop").disabled = false;
+    let outcome = "done";
     try {
-      const reply$ = connectSSE("/chat", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ prompt }),
-        reconnect: false,
+      // GET, so it reconnects by itself (a network switch) and resumes
+      // after the last token it got; the end of the reply is a 204.
+      const tokens = connectSSE("/chat?topic=" + encodeURIComponent(state.topic), {
+        lastEventId: state.lastEventId,
+        reconnect: { delay: 500 },
         signal: controller.signal,
       });
-      let done = false;
-      for await (const message of reply$) {
-        if (message.type === "done") {
-          done = true;
-          break;
+      for await (const message of tokens) {
+        if (message.type === "error") {
+          const { error } = JSON.parse(message.data);
+          outcome = error.type === "aborted" ? "stopped" : "error";
+          note.textContent = error.type === "aborted"
+            ? "stopped: the server cancelled the upstream (see the feed)"
+            : error.message;
+          continue;
         }
         text.textContent += JSON.parse(message.data);
+        state.text = text.textContent;
+        state.lastEventId = message.lastEventId;
+        // Only the reply this page follows; another tab may own a newer one.
+        if (saved()?.topic === state.topic) save(state);
         $("messages").scrollTop = $("messages").scrollHeight;
       }
-      reply.dataset.state = done ? "done" : controller.signal.aborted ? "stopped" : "error";
-      note.textContent = done ? "" : controller.signal.aborted ? "stopped: the server cancelled the upstream (see the feed)" : "the stream ended early";
     } catch (error) {
-      reply.dataset.state = "error";
+      outcome = "error";
       note.textContent = String(error);
-    } finally {
-      stopChat = null;
-      $("send").disabled = false;
-      $("stop").disabled = true;
     }
-  });
-  $("stop").addEventListener("click", () => stopChat?.());
+    if (controller.signal.aborted) return; // a newer reply took over
+    reply.dataset.state = outcome;
+    if (saved()?.topic === state.topic) save(null);
+    following = null;
+    $("send").disabled = false;
+    $("stop").disabled = true;
+  }
+
+  const resumed = saved();
+  if (resumed) follow(resumed);
 
   function bubble(role, content) {
     const element = $("messages").appendChild(document.createElement("div"));

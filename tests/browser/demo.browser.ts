@@ -23,13 +23,25 @@ interface Demo {
   stop(): Promise<void>;
 }
 
+// With a Redis (npm test starts one), the demo keeps its topics there.
+const redis = process.env.SSEKIT_REDIS_URL;
+
 // Starts `npm run demo`'s script on a free port.
 async function startDemo(runtime: string): Promise<Demo> {
-  const child = await spawnChild(
-    process.execPath,
-    [join(root(), "scripts", "demo.mjs"), `--runtime=${runtime}`, "--port=0"],
-    { stopWith: "SIGTERM" },
-  );
+  const args = [
+    join(root(), "scripts", "demo.mjs"),
+    `--runtime=${runtime}`,
+    "--port=0",
+  ];
+  if (redis) {
+    args.push(
+      `--redis=${redis}`,
+      `--redis-prefix=ssekit-demo-test:${process.pid}:${Date.now()}:${runtime}:`,
+    );
+  }
+  const child = await spawnChild(process.execPath, args, {
+    stopWith: "SIGTERM",
+  });
   return {
     url: child.url,
     stats: async () =>
@@ -127,6 +139,61 @@ for (const runtime of ["node", "deno", "bun"]) {
       await page.locator("#feed-events li", {
         hasText: "stopped by the client",
       }).first().waitFor({ timeout: 5_000 });
+    });
+
+    test(`a reload mid-reply goes on where it was${redis ? " (hub on Redis)" : ""}`, async () => {
+      const before = await demo.stats();
+      const prompt = `A reply that outlives a reload on ${runtime}`;
+      await page.fill("#prompt", prompt);
+      await page.click("#send");
+      await until(
+        () => textOf(page.locator(".msg.assistant").last()),
+        (text) => text.split(" ").length > 5,
+        "a few words of the reply",
+      );
+      await page.reload();
+      const reply = page.locator(".msg.assistant").last();
+      await reply.and(page.locator('[data-state="done"]')).waitFor({
+        timeout: 30_000,
+      });
+      // Every token once, in order: the page resumed after the last one.
+      assert.equal(await textOf(reply), fakeReply(prompt).join(""));
+      assert.equal(
+        (await demo.stats()).cancelledReplies,
+        before.cancelledReplies,
+        "the reload did not cancel the upstream",
+      );
+    });
+
+    test("Stop in another tab stops the reply this tab follows", async () => {
+      const before = await demo.stats();
+      await page.fill("#prompt", "A reply stopped from another tab");
+      await page.click("#send");
+      const reply = page.locator(".msg.assistant").last();
+      await until(() => textOf(reply), (text) => text !== "", "the reply");
+      const other = await browser.newPage();
+      try {
+        await other.goto(demo.url);
+        const mirrored = other.locator(".msg.assistant").last();
+        await until(() => textOf(mirrored), (t) => t !== "", "the other tab");
+        await other.click("#stop");
+        for (
+          const [tab, bubble] of [[page, reply], [other, mirrored]] as const
+        ) {
+          await bubble.and(tab.locator('[data-state="stopped"]')).waitFor({
+            timeout: 5_000,
+          });
+        }
+        assert.equal(await reply.getAttribute("data-state"), "stopped");
+        assert.equal(await mirrored.getAttribute("data-state"), "stopped");
+        await until(
+          demo.stats,
+          (stats) => stats.cancelledReplies === before.cancelledReplies + 1,
+          "the upstream cancelled",
+        );
+      } finally {
+        await other.close();
+      }
     });
 
     test("the feed resumes without a gap after a server-side cut", async () => {
