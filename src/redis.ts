@@ -17,10 +17,25 @@
  * Deno.serve((request) => hub.response(request, "news"));
  * ```
  *
+ * @example On a Redis Cluster: topics spread over its masters by key slot
+ * ```ts ignore
+ * import { createHub } from "@ssekit/ssekit";
+ * import { redisStore } from "@ssekit/ssekit/redis";
+ *
+ * const hub = createHub({
+ *   store: redisStore({ cluster: ["redis://10.0.0.1:7000"] }),
+ * });
+ * ```
+ *
  * @module
  */
 
-import { Redis, type RedisOptions } from "ioredis";
+import {
+  Cluster,
+  type ClusterOptions,
+  Redis,
+  type RedisOptions,
+} from "ioredis";
 import {
   compareStreamIds,
   historyBounds,
@@ -42,7 +57,7 @@ import {
   READ_SCRIPT,
   RELEASE_SCRIPT,
 } from "./redis/_scripts.ts";
-import { Tail } from "./redis/_tail.ts";
+import { keySlot, Tail, type TailStore } from "./redis/_tail.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -77,9 +92,10 @@ export interface RedisReconnectOptions {
 }
 
 /**
- * An ioredis client (`new Redis(…)`) or ioredis connection options
- * (`{ host, port, password, tls, db, … }`, see ioredis's `RedisOptions`).
- * Typed loosely so that this module's types do not depend on ioredis's.
+ * An ioredis client (`new Redis(…)` or `new Cluster(…)`) or ioredis
+ * connection options (`{ host, port, password, tls, db, … }`, see ioredis's
+ * `RedisOptions`). Typed loosely so that this module's types do not depend
+ * on ioredis's.
  *
  * @example Connection options
  * ```ts
@@ -115,9 +131,26 @@ export interface RedisStoreOptions extends HubHistory {
    * It carries appends and reads. One more connection, made like it and
    * closed by the store, carries the live tail of every topic this
    * instance follows: two connections however many topics there are.
+   *
+   * An ioredis `Cluster` client works too: see `cluster`.
    * @default {"redis://127.0.0.1:6379"}
    */
   redis?: string | RedisConnection;
+  /**
+   * A Redis Cluster's startup nodes (`redis://` URLs or `{ host, port }`),
+   * instead of `redis`: the store creates an ioredis `Cluster` client with
+   * `clusterOptions`, and closes it. Topics spread over the masters by the
+   * hash slot of their keys. The client carries appends and reads (one
+   * connection per node it talks to); one more connection per master that
+   * serves a tailed topic carries the live tail of those topics, and
+   * follows them when a failover or a resharding moves their slot.
+   */
+  cluster?: readonly (string | RedisConnection)[];
+  /**
+   * ioredis `ClusterOptions` for `cluster` (`{ redisOptions: { password,
+   * tls } }`, …).
+   */
+  clusterOptions?: RedisConnection;
   /**
    * Prepended to each topic's keys, `<prefix>{t:<topic>}` (its stream and
    * shard channel) and `<prefix>{t:<topic>}:m` (its floor and publish
@@ -148,7 +181,7 @@ const IN_FLIGHT = 1_024;
 
 type RawEntry = [id: string, fields: string[]];
 
-interface StoreClient extends Redis {
+interface StoreCommands {
   ssekitRead(
     stream: string,
     meta: string,
@@ -181,9 +214,15 @@ interface StoreClient extends Redis {
   ssekitDue(registry: string): Promise<string[]>;
 }
 
-function isClient(value: unknown): value is Redis {
+type StoreClient = (Redis | Cluster) & StoreCommands;
+
+function isClient(value: unknown): value is Redis | Cluster {
   return typeof (value as Redis)?.duplicate === "function" &&
     typeof (value as Redis)?.xadd === "function";
+}
+
+function isCluster(value: Redis | Cluster): value is Cluster {
+  return (value as Cluster).isCluster === true;
 }
 
 function validId(id: string): boolean {
@@ -243,6 +282,93 @@ function toEntry(id: string, fields: readonly string[], from = 0): HubEntry {
   return Object.freeze(entry);
 }
 
+function clusterNodes(
+  options: RedisStoreOptions,
+): (string | RedisConnection)[] | undefined {
+  const { cluster, clusterOptions } = options;
+  if (cluster === undefined) {
+    if (clusterOptions !== undefined) {
+      throw new TypeError(
+        'Invalid redisStore option "clusterOptions": it goes with "cluster" (the startup nodes), which is missing',
+      );
+    }
+    return undefined;
+  }
+  if (
+    !Array.isArray(cluster) || cluster.length === 0 ||
+    !cluster.every((node) =>
+      typeof node === "string" || (typeof node === "object" && node !== null)
+    )
+  ) {
+    throw new TypeError(
+      `Invalid redisStore option "cluster": expected a non-empty array of redis:// URLs or { host, port } objects, got ${
+        describe(cluster)
+      }`,
+    );
+  }
+  if (options.redis !== undefined) {
+    throw new TypeError(
+      'Invalid redisStore options: "redis" and "cluster" both given; pass a Cluster client as "redis", or the startup nodes as "cluster"',
+    );
+  }
+  if (
+    clusterOptions !== undefined &&
+    (typeof clusterOptions !== "object" || clusterOptions === null)
+  ) {
+    throw new TypeError(
+      `Invalid redisStore option "clusterOptions": expected ioredis ClusterOptions, got ${
+        describe(clusterOptions)
+      }`,
+    );
+  }
+  return [...cluster];
+}
+
+function newCluster(
+  nodes: (string | RedisConnection)[],
+  options: ClusterOptions,
+): Cluster {
+  return new Cluster(nodes as ConstructorParameters<typeof Cluster>[0], {
+    ...options,
+    redisOptions: { connectionName: "ssekit", ...options.redisOptions },
+  });
+}
+
+/**
+ * Where the tail subscribes: the one Redis, or on a cluster the master that
+ * serves each topic's slot, as the client's slot table says.
+ */
+function tailRoutes(
+  base: Redis | Cluster,
+  subscriber: Partial<RedisOptions>,
+): Pick<TailStore, "route" | "connect" | "refresh"> {
+  // The tail learns of failures through its connections' events.
+  const quiet = (connection: Redis) => connection.on("error", () => {});
+  if (!isCluster(base)) {
+    return {
+      route: () => "",
+      connect: () => quiet(base.duplicate(subscriber)),
+      refresh: () => Promise.resolve(),
+    };
+  }
+  return {
+    route: (key) => base.slots[keySlot(key)]?.[0],
+    connect: (node) => {
+      const colon = node.lastIndexOf(":");
+      return quiet(
+        new Redis({
+          ...base.options.redisOptions,
+          host: node.slice(0, colon),
+          port: Number(node.slice(colon + 1)),
+          ...subscriber,
+        }),
+      );
+    },
+    refresh: () =>
+      new Promise((resolve) => base.refreshSlotsCache(() => resolve())),
+  };
+}
+
 function positiveInteger(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new RangeError(
@@ -270,7 +396,8 @@ function instanceName(): string {
 /**
  * A {@linkcode HubStore} on Redis Streams (Redis ≥ 7), one stream per topic
  * at `<prefix>{t:<topic>}`, on two connections however many topics an
- * instance serves:
+ * instance serves (on a Redis Cluster, where topics spread over the masters
+ * by key slot: the cluster client's, and one per master):
  *
  * - **Ids are stream ids** (`<ms>-<seq>`), compared numerically, so an id
  *   from any instance resumes on any other.
@@ -292,6 +419,12 @@ function instanceName(): string {
  *   the break, a `gap` (a reset event to subscribers) when it does not.
  *   After `reconnect.attempts` failures in a row it gives up, and the hub
  *   ends the topics' subscriptions.
+ * - **Cluster**: a topic's keys share one hash tag, so its scripts run on
+ *   the master that serves its slot, and the tail subscribes each topic on
+ *   that master's connection. When the slot moves (a failover, a
+ *   resharding), the node drops the subscription or the connection, and
+ *   the topic subscribes again where the slot is served now, then catches
+ *   up from its stream as after a reconnect.
  *
  * @example A hub on Redis
  * ```ts ignore
@@ -310,7 +443,8 @@ function instanceName(): string {
  * @returns A store for {@linkcode createHub}.
  * @throws {RangeError} When a history bound or reconnect option is out of
  * range.
- * @throws {TypeError} When `redis` or `prefix` is of the wrong type.
+ * @throws {TypeError} When `redis`, `cluster` or `prefix` is of the wrong
+ * type, or both `redis` and `cluster` are given.
  */
 export function redisStore(options: RedisStoreOptions = {}): HubStore {
   const { max, ttl } = historyBounds(options);
@@ -336,9 +470,12 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
       }`,
     );
   }
-  const owned = !isClient(given);
+  const nodes = clusterNodes(options);
+  const owned = nodes !== undefined || !isClient(given);
   // Named, so an operator sees which connections are ssekit's.
-  const base: Redis = isClient(given)
+  const base: Redis | Cluster = nodes !== undefined
+    ? newCluster(nodes, options.clusterOptions ?? {})
+    : isClient(given)
     ? given
     : typeof given === "string"
     ? new Redis(given, { connectionName: "ssekit" })
@@ -391,22 +528,17 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     return absent === 1 ? { ...ended, absent: true } : ended;
   };
 
+  // A tail connection reconnects itself and its topics catch up after;
+  // it gives up (and fails its topics) after `attempts` failures.
+  const subscriber: Partial<RedisOptions> = {
+    connectionName: "ssekit-tail",
+    autoResubscribe: false,
+    lazyConnect: false,
+    retryStrategy: (times: number) =>
+      times > attempts ? null : Math.min(maxDelay, minDelay * 2 ** (times - 1)),
+  };
   const tail = new Tail({
-    // The tail's connection reconnects itself and catches up after;
-    // it gives up (and fails the tailed topics) after `attempts` failures.
-    connect: () => {
-      const connection = base.duplicate({
-        connectionName: "ssekit-tail",
-        autoResubscribe: false,
-        lazyConnect: false,
-        retryStrategy: (times: number) =>
-          times > attempts
-            ? null
-            : Math.min(maxDelay, minDelay * 2 ** (times - 1)),
-      });
-      connection.on("error", () => {});
-      return connection;
-    },
+    ...tailRoutes(base, subscriber),
     read: readKey,
     last: (key) => client.ssekitLast(key),
     parse: (message) => {

@@ -1,17 +1,21 @@
 /**
  * The live tail of the Redis store (internal to `ssekit/redis`): one
- * subscriber connection carries the new entries of every tailed topic,
- * however many there are. Each append publishes its entry on its stream's
- * shard channel (`SPUBLISH`, in the append script), so a topic joins the
- * tail with one `SSUBSCRIBE` and leaves it with one `SUNSUBSCRIBE`, without
- * waiting on a blocking read and without a connection of its own.
+ * subscriber connection per shard (the single Redis, or each cluster master
+ * that serves a tailed topic) carries the new entries of every tailed topic
+ * on it, however many there are. Each append publishes its entry on its
+ * stream's shard channel (`SPUBLISH`, in the append script), so a topic
+ * joins the tail with one `SSUBSCRIBE` and leaves it with one
+ * `SUNSUBSCRIBE`, without waiting on a blocking read and without a
+ * connection of its own.
  *
- * Pub/sub delivers nothing to a connection that is down, so every time the
- * connection comes back each topic catches up from the stream, after the
- * last id it delivered, before the messages that arrived meanwhile: no
- * loss and no duplicate while history covers the break, and a `gap` for
- * the hub to announce when it does not (history trimmed meanwhile, or a
- * Redis restart that lost it).
+ * Pub/sub delivers nothing to a connection that is down, nor after its node
+ * stopped serving the channel's slot (a failover, a resharding: the node
+ * then unsubscribes it), so every time a topic's subscription is back, on
+ * the same node or on the one that serves its slot now, the topic catches
+ * up from the stream, after the last id it delivered, before the messages
+ * that arrived meanwhile: no loss and no duplicate while history covers the
+ * break, and a `gap` for the hub to announce when it does not (history
+ * trimmed meanwhile, or a Redis restart that lost it).
  *
  * @module
  */
@@ -24,6 +28,24 @@ import type { HubEntry, HubReadResult, HubTailHandler } from "../store.ts";
 const PAGE = 1_000;
 /** Messages held per topic while it catches up; past it, it reads again. */
 const HELD_MAX = 10_000;
+/** Subscribe attempts per catch-up that a MOVED answer may cost. */
+const MOVES = 5;
+/**
+ * Topology reads, this many ms apart, while a node that dropped
+ * subscriptions still looks like the master of all of them.
+ */
+const STALE_TRIES = 10;
+const STALE_DELAY = 100;
+
+/** One subscriber connection and the topics subscribed on it. */
+interface Shard {
+  /** The node it connects to, as {@linkcode TailStore.route} names it. */
+  readonly node: string;
+  readonly connection: Redis;
+  readonly topics: Set<Tailed>;
+  /** Its topics are moving: the node dropped their subscriptions. */
+  moving: boolean;
+}
 
 interface Tailed {
   readonly key: string;
@@ -35,12 +57,44 @@ interface Tailed {
   /** The catch-up under way, and whether to do it once more after it. */
   syncing: Promise<void> | undefined;
   again: boolean;
+  /** The shard whose connection it is subscribed on, once it is. */
+  shard: Shard | undefined;
+}
+
+/**
+ * The hash slot of a key (CRC16 of its hash tag, modulo 16384), as Redis
+ * Cluster computes it, so the tail knows which master serves a topic's channel.
+ */
+export function keySlot(key: string): number {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  const tag = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of new TextEncoder().encode(tag)) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+    }
+    crc &= 0xffff;
+  }
+  return crc & 16383;
 }
 
 /** What the tail needs of the rest of the store. */
 export interface TailStore {
-  /** A new subscriber connection, made like the store's. */
-  connect(): Redis;
+  /**
+   * The node whose connection carries `key`'s channel: `""` on a single
+   * Redis, the master that serves its slot (`host:port`) on a cluster, or
+   * undefined while that is not known.
+   */
+  route(key: string): string | undefined;
+  /** A new subscriber connection to `node`, made like the store's. */
+  connect(node: string): Redis;
+  /**
+   * Learns which node serves which slot again (a cluster's topology); never
+   * rejects, and does nothing on a single Redis.
+   */
+  refresh(): Promise<void>;
   /** The store's read of a stream key (see HubStore.read). */
   read(key: string, afterId: string, limit: number): Promise<HubReadResult>;
   /** The position after the last entry of a stream key. */
@@ -49,11 +103,11 @@ export interface TailStore {
   parse(message: string): HubEntry;
 }
 
-/** Every tailed topic of one store, on one subscriber connection. */
+/** Every tailed topic of one store, on one subscriber connection per shard. */
 export class Tail {
   readonly #store: TailStore;
   readonly #topics = new Map<string, Tailed>();
-  #subscriber: Redis | undefined;
+  readonly #shards = new Map<string, Shard>();
   #closed = false;
 
   constructor(store: TailStore) {
@@ -75,6 +129,7 @@ export class Tail {
         held: undefined,
         syncing: undefined,
         again: false,
+        shard: undefined,
       };
       this.#topics.set(key, topic);
     }
@@ -89,47 +144,151 @@ export class Tail {
   close(): void {
     this.#closed = true;
     this.#topics.clear();
-    this.#subscriber?.disconnect();
-    this.#subscriber = undefined;
+    for (const shard of this.#shards.values()) shard.connection.disconnect();
+    this.#shards.clear();
   }
 
   #leave(key: string, handler: HubTailHandler): void {
     const topic = this.#topics.get(key);
     if (!topic?.handlers.delete(handler) || topic.handlers.size > 0) return;
     this.#topics.delete(key);
-    this.#subscriber?.sunsubscribe(key).catch(() => {});
+    this.#unsubscribe(topic);
   }
 
-  #connection(): Redis {
-    if (this.#subscriber) return this.#subscriber;
-    const subscriber = this.#subscriber = this.#store.connect();
-    subscriber.on("smessage", (key: string, message: string) => {
+  // The shard's connection stays, ready for the next topic on that node.
+  #unsubscribe(topic: Tailed): void {
+    const shard = topic.shard;
+    topic.shard = undefined;
+    if (!shard?.topics.delete(topic)) return;
+    shard.connection.sunsubscribe(topic.key).catch(() => {});
+  }
+
+  #shard(node: string): Shard {
+    const existing = this.#shards.get(node);
+    if (existing) return existing;
+    const connection = this.#store.connect(node);
+    const shard: Shard = {
+      node,
+      connection,
+      topics: new Set(),
+      moving: false,
+    };
+    this.#shards.set(node, shard);
+    const current = () => this.#shards.get(node) === shard;
+    connection.on("smessage", (key: string, message: string) => {
       const topic = this.#topics.get(key);
-      if (topic) this.#receive(topic, this.#store.parse(message));
+      // Only on the connection it is subscribed on: one it moved off may
+      // still deliver what it missed on the new one.
+      if (topic?.shard === shard) {
+        this.#receive(topic, this.#store.parse(message));
+      }
     });
     // Down: whatever is published now is lost to this connection, so each
-    // topic holds what comes after it is back until it has caught up.
-    subscriber.on("close", () => {
-      for (const topic of this.#topics.values()) topic.held ??= [];
+    // topic holds what comes after it is back until it has caught up. The
+    // node may be down for good (a failed master): the topics whose slot
+    // another node serves now move there.
+    connection.on("close", () => {
+      if (!current()) return;
+      for (const topic of shard.topics) topic.held ??= [];
+      void this.#reroute(shard);
     });
-    // Back (not the first connect: add() syncs its own topic then).
+    // Back (not the first connect: the topic that made it syncs then).
     let connected = false;
-    subscriber.on("ready", () => {
-      if (connected) {
-        for (const topic of this.#topics.values()) void this.#sync(topic);
+    connection.on("ready", () => {
+      if (connected && current()) {
+        for (const topic of shard.topics) void this.#sync(topic);
       }
       connected = true;
     });
-    // The reconnection policy gave up: every tailed topic has failed.
-    subscriber.on("end", () => {
-      if (this.#subscriber !== subscriber) return;
-      this.#subscriber = undefined;
+    // The node unsubscribed channels itself (the slots moved: a failover, a
+    // resharding) or refused a subscription for a slot it does not serve.
+    connection.on("moved", () => {
+      if (!current() || shard.moving) return;
+      for (const topic of shard.topics) topic.held ??= [];
+      void this.#moved(shard);
+    });
+    // The reconnection policy gave up: every topic on it has failed.
+    connection.on("end", () => {
+      if (!current()) return;
+      this.#shards.delete(node);
       const error = new Error(
         "The Redis store's tail lost its connection and could not reconnect",
       );
-      this.#fail([...this.#topics.values()], error);
+      this.#fail([...shard.topics], error);
     });
-    return subscriber;
+    return shard;
+  }
+
+  // Learns the topology again, then syncs the shard's topics that another
+  // node serves now.
+  async #reroute(shard: Shard): Promise<void> {
+    await this.#store.refresh();
+    if (this.#shards.get(shard.node) !== shard) return;
+    for (const topic of shard.topics) {
+      if (this.#store.route(topic.key) !== shard.node) void this.#sync(topic);
+    }
+  }
+
+  // The node does not say which subscriptions it dropped: every topic on it
+  // subscribes again where its slot is served now, and catches up. It may
+  // have heard of the move before the node the topology comes from: while
+  // that still shows it serving them all, the topology is read again.
+  async #moved(shard: Shard): Promise<void> {
+    if (shard.topics.size === 0) return;
+    shard.moving = true;
+    try {
+      for (let tries = 1;; tries++) {
+        await this.#store.refresh();
+        if (this.#shards.get(shard.node) !== shard) return;
+        const stale = [...shard.topics].every((topic) =>
+          this.#store.route(topic.key) === shard.node
+        );
+        if (!stale || tries === STALE_TRIES) break;
+        await new Promise((resolve) => setTimeout(resolve, STALE_DELAY));
+      }
+    } finally {
+      shard.moving = false;
+    }
+    for (const topic of shard.topics) void this.#sync(topic);
+  }
+
+  // Subscribes `topic` on the connection of the node that serves it,
+  // moving it off the one it was on (closed when no topic is left on it:
+  // its node no longer serves them). A MOVED answer means the slot moved
+  // meanwhile: learn the topology, try again.
+  async #subscribe(topic: Tailed, current: () => boolean): Promise<void> {
+    for (let tries = 1;; tries++) {
+      let node = this.#store.route(topic.key);
+      if (node === undefined) {
+        await this.#store.refresh();
+        node = this.#store.route(topic.key);
+      }
+      if (!current()) return;
+      if (node === undefined) {
+        throw new Error(`No Redis node is known to serve ${topic.key}`);
+      }
+      const shard = this.#shard(node);
+      const from = topic.shard;
+      if (from !== shard) {
+        this.#unsubscribe(topic);
+        topic.shard = shard;
+        shard.topics.add(topic);
+        if (from && from.topics.size === 0) this.#drop(from);
+      }
+      try {
+        await shard.connection.ssubscribe(topic.key);
+        return;
+      } catch (error) {
+        if (tries >= MOVES || !String(error).includes("MOVED ")) throw error;
+        await this.#store.refresh();
+      }
+    }
+  }
+
+  #drop(shard: Shard): void {
+    if (this.#shards.get(shard.node) !== shard) return;
+    this.#shards.delete(shard.node);
+    shard.connection.disconnect();
   }
 
   #receive(topic: Tailed, entry: HubEntry): void {
@@ -151,7 +310,7 @@ export class Tail {
     for (const handler of topic.handlers) handler.entry(entry);
   }
 
-  // Subscribes `topic` on the current connection, then reads what it
+  // Subscribes `topic` where its slot is served, then reads what it
   // missed after its cursor (the stream's end when it joined). Messages
   // held meanwhile follow, newer ones only. A call while one runs makes it
   // run once more; both wait for it.
@@ -176,11 +335,11 @@ export class Tail {
         // The first time, where the stream ends now: asked before anything
         // is awaited, so an append this instance makes after tail() was
         // called comes after it (one connection keeps commands in order).
-        const start = topic.cursor === undefined
-          ? this.#store.last(topic.key)
-          : undefined;
-        await this.#connection().ssubscribe(topic.key);
-        if (start) topic.cursor = await start;
+        // Once it is answered, a cluster client knows where slots are.
+        if (topic.cursor === undefined) {
+          topic.cursor = await this.#store.last(topic.key);
+        }
+        await this.#subscribe(topic, current);
         if (!current()) return;
         // What was published before the subscription took effect.
         await this.#catchUp(topic, current);
@@ -214,7 +373,7 @@ export class Tail {
   #fail(topics: Tailed[], reason: unknown): void {
     for (const topic of topics) {
       this.#topics.delete(topic.key);
-      this.#subscriber?.sunsubscribe(topic.key).catch(() => {});
+      this.#unsubscribe(topic);
       for (const handler of topic.handlers) handler.error(reason);
     }
   }
