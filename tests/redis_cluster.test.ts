@@ -373,6 +373,54 @@ if (unavailable !== undefined) {
     );
 
     test(
+      "history that lost entries a subscriber got (a failover that lost writes) is a reset, not a repeat",
+      {
+        timeout: 30_000,
+      },
+      async () => {
+        const prefix = uniquePrefix();
+        const hub = createHub({
+          store: redisStore({
+            cluster: [url()],
+            prefix,
+            reconnect: { attempts: 100, max: 200 },
+          }),
+        });
+        const key = keyOf(prefix, "t");
+        const master = node(await masterOf(key));
+        try {
+          const start = await hub.publish("t", "start");
+          const sub = hub.subscribe("t", { lastEventId: start });
+          // One at a time, so they come live from the tail rather than from
+          // the subscription's replay (which would hide a repeat).
+          const ids: string[] = [];
+          for (let i = 0; i < 5; i++) {
+            ids.push(await hub.publish("t", `e${i}`));
+            assert.deepEqual(await take(sub, 1), [`e${i}`]);
+          }
+          // The master's history goes back to e2, as a replica's would that
+          // had not received e3 and e4 when it took over; the tail's
+          // subscription breaks, as in a failover.
+          const kept = await master.xrange(key, "-", ids[2]);
+          await master.del(key, `${key}:m`);
+          for (const [id, fields] of kept) {
+            await master.xadd(key, id, ...fields);
+          }
+          for (const id of await clients(master, "ssekit-tail")) {
+            await master.client("KILL", "ID", id);
+          }
+          await sleep(300);
+          await hub.publish("t", "e5");
+          assert.deepEqual(await take(sub, 2), ["history", "e5"]);
+          await sub.return!();
+        } finally {
+          master.disconnect();
+          await hub.close();
+        }
+      },
+    );
+
+    test(
       "a master killed mid-stream: its replica takes over, resuming subscribers lose nothing history kept and see nothing twice",
       {
         timeout: 60_000,

@@ -354,19 +354,28 @@ export class Tail {
   }
 
   async #catchUp(topic: Tailed, current: () => boolean): Promise<void> {
+    let after = topic.cursor!;
     for (;;) {
       const { entries, gap, cursor } = await this.#store.read(
         topic.key,
-        topic.cursor!,
+        after,
         PAGE,
       );
       if (!current()) return;
       if (gap) {
         for (const handler of topic.handlers) handler.gap();
       }
-      topic.cursor = cursor;
-      for (const entry of entries) this.#deliver(topic, entry);
+      // After a gap, history may hold entries already delivered (a failover
+      // lost writes its old master had published): they are passed over,
+      // and the cursor never goes back.
+      for (const entry of entries) {
+        if (compareStreamIds(entry.id, topic.cursor!) > 0) {
+          this.#deliver(topic, entry);
+        }
+      }
+      if (compareStreamIds(cursor, topic.cursor!) > 0) topic.cursor = cursor;
       if (entries.length < PAGE) return;
+      after = cursor;
     }
   }
 
