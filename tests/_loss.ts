@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import type { Hub } from "../src/hub.ts";
-import { sleep } from "./_util.ts";
+import { sleep, until } from "./_util.ts";
 
 /** What {@linkcode follow} records where a reset event came. */
 const RESET = "(reset)";
@@ -53,6 +53,14 @@ export function follow(
     done,
     reconnects: () => subscriptions - 1,
     failures: () => failures,
+    /** Resolves once `id` has been seen; rejects naming `what` after `ms`. */
+    reached: (id: string, what: string, ms = 20_000) =>
+      until(
+        () => Promise.resolve(seen.includes(id)),
+        (found) => found,
+        what,
+        ms,
+      ),
   };
 }
 

@@ -39,13 +39,7 @@ async function burstAcrossInstances(make: MakePair) {
       Array.from({ length: 5_000 }, (_, i) => pair.b.publish("t", `e${i}`)),
     );
     const last = published.at(-1)!;
-    await within(
-      (async () => {
-        while (!follower.seen.includes(last)) await sleep(20);
-      })(),
-      20_000,
-      "the last event of the burst",
-    );
+    await follower.reached(last, "the last event of the burst", 20_000);
     checkExact(follower.seen, published, from, pair.compare);
   } finally {
     stop.abort();
@@ -153,13 +147,7 @@ if (url) {
           stop.abort();
           await publisher.done;
           const last = [...publisher.published].sort(pair.compare).at(-1)!;
-          await within(
-            (async () => {
-              while (!follower.seen.includes(last)) await sleep(20);
-            })(),
-            20_000,
-            "the last event",
-          );
+          await follower.reached(last, "the last event", 20_000);
           checkExact(follower.seen, publisher.published, from, pair.compare);
           assert.equal(publisher.errors(), 0);
         } finally {
@@ -202,13 +190,7 @@ if (url) {
           process.kill(pid, "SIGCONT");
           const ids = await Promise.all(published);
           for (const follower of followers) {
-            await within(
-              (async () => {
-                while (!follower.seen.includes(ids.at(-1)!)) await sleep(20);
-              })(),
-              20_000,
-              "the backlog",
-            );
+            await follower.reached(ids.at(-1)!, "the backlog", 20_000);
             assert.equal(checkExact(follower.seen, ids, from, pair.compare), 0);
             assert.equal(follower.reconnects(), 0, "a subscriber was ended");
           }
@@ -245,13 +227,7 @@ if (url) {
           publisher.published.length,
         );
         const last = [...publisher.published].sort(pair.compare).at(-1)!;
-        await within(
-          (async () => {
-            while (!follower.seen.includes(last)) await sleep(20);
-          })(),
-          20_000,
-          "the last event",
-        );
+        await follower.reached(last, "the last event", 20_000);
         // Every publish resolved once; the stream holds each once.
         const stream = pair.a.subscribe("t", { lastEventId: from });
         const stored: string[] = [];
@@ -338,13 +314,7 @@ if (url) {
           // new ones, published after it, and checked like the others.
           const last = [...published].sort(pair.compare).at(-1)!;
           for (const follower of followers) {
-            await within(
-              (async () => {
-                while (!follower.seen.includes(last)) await sleep(20);
-              })(),
-              30_000,
-              "the last event",
-            );
+            await follower.reached(last, "the last event", 30_000);
             const resets = checkExact(
               follower.seen,
               published,

@@ -125,13 +125,7 @@ async function midStream(
     for (const [i, follower] of followers.entries()) {
       const { published, failed } = publishers[i];
       const last = [...published].sort(pair.compare).at(-1)!;
-      await within(
-        (async () => {
-          while (!follower.seen.includes(last)) await sleep(20);
-        })(),
-        20_000,
-        `the last event of ${topics[i]}`,
-      );
+      await follower.reached(last, `the last event of ${topics[i]}`, 20_000);
       resets.push(
         checkExact(
           follower.seen,
