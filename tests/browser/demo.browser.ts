@@ -52,6 +52,21 @@ async function startDemo(runtime: string): Promise<Demo> {
   };
 }
 
+/**
+ * Sends `prompt` and returns its reply's bubble once the page shows it:
+ * the page adds it when the server has started the reply, so `.last()`
+ * right after the click could still be the previous reply.
+ */
+async function send(page: Page, prompt: string): Promise<Locator> {
+  const replies = page.locator(".msg.assistant");
+  const count = await replies.count();
+  await page.fill("#prompt", prompt);
+  await page.click("#send");
+  const reply = replies.nth(count);
+  await reply.waitFor({ timeout: 10_000 });
+  return reply;
+}
+
 const feedCount = async (page: Page) =>
   Number(await page.textContent("#feed-count"));
 // A reply bubble's text, without its status note.
@@ -87,9 +102,7 @@ for (const runtime of ["node", "deno", "bun"]) {
 
     test("a prompt streams the fake model's reply into the page", async () => {
       const prompt = `Hello from Chromium on ${runtime} <b>&</b> "quotes" ✓`;
-      await page.fill("#prompt", prompt);
-      await page.click("#send");
-      const reply = page.locator(".msg.assistant").last();
+      const reply = await send(page, prompt);
       // Mid-stream: some text shown, the cursor still there.
       await until(
         async () => [
@@ -112,9 +125,7 @@ for (const runtime of ["node", "deno", "bun"]) {
 
     test("Stop ends the reply and the server cancels the upstream", async () => {
       const before = await demo.stats();
-      await page.fill("#prompt", "A reply to stop halfway");
-      await page.click("#send");
-      const reply = page.locator(".msg.assistant").last();
+      const reply = await send(page, "A reply to stop halfway");
       await until(
         () => textOf(reply),
         (text) => text.split(" ").length > 5,
@@ -144,10 +155,9 @@ for (const runtime of ["node", "deno", "bun"]) {
     test(`a reload mid-reply goes on where it was${redis ? " (hub on Redis)" : ""}`, async () => {
       const before = await demo.stats();
       const prompt = `A reply that outlives a reload on ${runtime}`;
-      await page.fill("#prompt", prompt);
-      await page.click("#send");
+      const sent = await send(page, prompt);
       await until(
-        () => textOf(page.locator(".msg.assistant").last()),
+        () => textOf(sent),
         (text) => text.split(" ").length > 5,
         "a few words of the reply",
       );
@@ -167,9 +177,7 @@ for (const runtime of ["node", "deno", "bun"]) {
 
     test("Stop in another tab stops the reply this tab follows", async () => {
       const before = await demo.stats();
-      await page.fill("#prompt", "A reply stopped from another tab");
-      await page.click("#send");
-      const reply = page.locator(".msg.assistant").last();
+      const reply = await send(page, "A reply stopped from another tab");
       await until(() => textOf(reply), (text) => text !== "", "the reply");
       const other = await browser.newPage();
       try {
@@ -221,8 +229,16 @@ for (const runtime of ["node", "deno", "bun"]) {
     });
 
     test("Stop feed closes the server's stream; Start resumes after its last id", async () => {
-      await page.click("#feed-toggle");
-      await until(demo.stats, (stats) => stats.feedConnections === 0, "closed");
+      await page.locator("#feed-toggle", { hasText: "Stop feed" }).click();
+      await page.locator('#feed-status[data-state="closed"]').waitFor({
+        timeout: 5_000,
+      });
+      await until(
+        demo.stats,
+        (stats) => stats.feedConnections === 0,
+        "the server's stream closed",
+        20_000,
+      );
       const count = await feedCount(page);
       await sleep(1_500); // at least one tick published meanwhile
       await page.click("#feed-toggle");
