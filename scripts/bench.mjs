@@ -1,4 +1,5 @@
-// Runs bench/encode.ts, node.ts, parse.ts, relay.ts and hub.ts, on Deno,
+// Runs bench/encode.ts, node.ts, parse.ts, relay.ts, hub.ts and
+// memory_topics.ts on Deno,
 // Bun and Node, one runtime at a time so they do not compete for the cores,
 // and writes the combined bench/results.md.
 //
@@ -256,7 +257,7 @@ async function main() {
   // These print their own markdown; a crash is reported in their place.
   const sections = [];
   let sectionsBroken = false;
-  for (const file of ["relay", "hub"]) {
+  for (const file of ["relay", "hub", "memory_topics"]) {
     for (const { runtime, results, error } of await runEach(file, false)) {
       // Their check columns say "✗ <what>" for output that failed its check.
       sectionsBroken ||= Boolean(error) || /✗ [^|\s]/.test(results);
