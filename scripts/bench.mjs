@@ -1,7 +1,6 @@
 // Runs bench/encode.ts, node.ts, parse.ts, relay.ts, hub.ts and
-// memory_topics.ts on Deno,
-// Bun and Node, one runtime at a time so they do not compete for the cores,
-// and writes the combined bench/results.md.
+// memory_topics.ts on Deno, Bun and Node, one runtime at a time so they do
+// not compete for the cores, and writes the combined bench/results.md.
 //
 // Node 20 cannot run TypeScript, so the benchmark is compiled with tsc into
 // .build/bench-out first. Extra arguments (e.g. `--events=10000 --rounds=2`
