@@ -1,0 +1,396 @@
+/**
+ * One subscriber of a hub topic (internal to the hub): the queue between
+ * the topic's tail and the consumer, the replay of history after a
+ * `Last-Event-ID`, and the policy for a consumer that falls behind. It
+ * holds at most `maxQueue` events: past that it reads history at the
+ * consumer's pace instead (see `#fallBehind`).
+ *
+ * Larger than most units (~400 lines) because its state machine is one
+ * piece: the replay, the live queue and the end share the queue, the
+ * cursor and the consumer's pending read, and splitting them would put
+ * those behind accessors on every event.
+ *
+ * @module
+ */
+
+import type { HubEntry, HubStore } from "./store.ts";
+import type { SSEEvent } from "./types.ts";
+
+/** What a subscription needs of its hub. */
+export interface SubscriptionHost {
+  readonly store: HubStore;
+  readonly maxQueue: number;
+  readonly dropOldest: boolean;
+  readonly resetEvent: string;
+  /** Called by a subscription that ended, so its topic can stop tailing. */
+  leave(topic: SubscribedTopic, subscription: Subscription): void;
+}
+
+/** What a subscription needs of its topic. */
+export interface SubscribedTopic {
+  readonly name: string;
+  readonly subscribers: Set<Subscription>;
+  /** Settles when the store's tail is established. */
+  readonly ready: Promise<void>;
+  /** The id of the topic's end, once the hub knows it has ended. */
+  end: string | undefined;
+}
+
+/**
+ * `"replay"`: reading history, live entries wait in `pending`; `"live"`:
+ * receiving live entries; `"closing"`: the hub closed, what is queued goes
+ * out, then the retry hint; `"ended"`: over, the queue released.
+ */
+type State = "replay" | "live" | "closing" | "ended";
+
+const DONE: IteratorResult<SSEEvent> = Object.freeze({
+  done: true,
+  value: undefined,
+});
+
+export class Subscription implements AsyncIterableIterator<SSEEvent> {
+  readonly #hub: SubscriptionHost;
+  readonly #topic: SubscribedTopic;
+  readonly #signal: AbortSignal | undefined;
+  #state: State;
+  // Events for the consumer are queue[head…]; a missed-events marker, when
+  // set, goes before them.
+  #queue: (SSEEvent | undefined)[] = [];
+  #head = 0;
+  #lost: string | undefined;
+  #lostId: string | undefined;
+  /** Live entries that arrived during the replay. */
+  #pending: HubEntry[] = [];
+  /** Pending entries were dropped: the replay must read further. */
+  #overflowed = false;
+  /** Replaying because it fell behind, not to resume. */
+  #behind = false;
+  /** The topic has ended: what is queued is the last of it. */
+  #finishing = false;
+  #reading = false;
+  /** The id of the last entry queued; undefined for a live-only start. */
+  #cursor: string | undefined;
+  /** Live entries are past the cursor from here on: no more comparing. */
+  #synced: boolean;
+  #resolve: ((result: IteratorResult<SSEEvent>) => void) | undefined;
+  #reject: ((reason: unknown) => void) | undefined;
+  #waiting: Promise<IteratorResult<SSEEvent>> | undefined;
+  #failure: { reason: unknown } | undefined;
+  #retry = 0;
+
+  constructor(
+    hub: SubscriptionHost,
+    topic: SubscribedTopic,
+    lastEventId: string | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#hub = hub;
+    this.#topic = topic;
+    this.#cursor = lastEventId;
+    this.#state = lastEventId === undefined ? "live" : "replay";
+    this.#synced = lastEventId === undefined;
+    this.#signal = signal;
+    topic.subscribers.add(this);
+    if (lastEventId === undefined && topic.end !== undefined) {
+      this.#finishing = true;
+    }
+    if (signal?.aborted) {
+      // Leaving at once also stops the tail the topic just started.
+      this.#release();
+      return;
+    }
+    signal?.addEventListener("abort", this.#onAbort);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<SSEEvent> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<SSEEvent>> {
+    if (this.#waiting) return this.#waiting.then(() => this.next());
+    const value = this.#take();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
+    if (this.#state === "ended") {
+      const failure = this.#failure;
+      if (failure) {
+        this.#failure = undefined;
+        return Promise.reject(failure.reason);
+      }
+      return Promise.resolve(DONE);
+    }
+    this.#waiting = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    if (this.#state === "replay" && !this.#reading) void this.#replay();
+    return this.#waiting;
+  }
+
+  return(): Promise<IteratorResult<SSEEvent>> {
+    this.#end();
+    return Promise.resolve(DONE);
+  }
+
+  /** Events held for this subscriber. */
+  size(): number {
+    return this.#queue.length - this.#head + this.#pending.length;
+  }
+
+  /** A live entry from the topic's tail. */
+  push(entry: HubEntry): void {
+    const state = this.#state;
+    if (state === "replay") {
+      // The store has these too: dropping them only makes the replay read
+      // further, so the queue and this buffer never hold more than maxQueue.
+      const maxQueue = this.#hub.maxQueue;
+      if (this.size() >= maxQueue) {
+        this.#pending = [];
+        this.#overflowed = true;
+        if (this.#queue.length - this.#head >= maxQueue) return;
+      }
+      this.#pending.push(entry);
+      return;
+    }
+    if (state !== "live" || !this.#isNew(entry)) return;
+    const resolve = this.#resolve;
+    if (
+      resolve && this.#head === this.#queue.length && this.#lost === undefined
+    ) {
+      // A waiting consumer has nothing queued: hand the entry over.
+      this.#settled();
+      this.#cursor = entry.id;
+      if (entry.end) this.#release();
+      resolve({ value: entry, done: false });
+      return;
+    }
+    if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
+      if (!this.#hub.dropOldest) return this.#fallBehind();
+      this.#shift();
+      this.#lost = "overflow";
+      this.#lostId = undefined;
+    }
+    this.#cursor = entry.id;
+    this.#queue.push(entry);
+    if (resolve) this.#wake();
+  }
+
+  // More than maxQueue behind: a fast publisher, a burst, or a consumer
+  // that reads slowly. The rest comes from history at the consumer's pace
+  // (the store has it), so nothing more is held for it; it is cut off only
+  // if history no longer reaches back to where it is (see #replay).
+  #fallBehind(): void {
+    if (this.#cursor === undefined) return this.#end();
+    this.#state = "replay";
+    this.#behind = true;
+    this.#synced = false;
+    this.#pending = [];
+    this.#overflowed = true;
+  }
+
+  // The tail may repeat entries the replay gave; it is in id order, so once
+  // one entry is new, all later ones are and comparing can stop.
+  #isNew(entry: HubEntry): boolean {
+    if (this.#synced) return true;
+    if (this.#hub.store.compare(entry.id, this.#cursor!) <= 0) return false;
+    this.#synced = true;
+    return true;
+  }
+
+  /**
+   * The store lost entries before its tail delivered them: a live
+   * subscriber gets the reset event where they would have been; a replay
+   * reads again, and the store's read reports the gap.
+   */
+  gap(): void {
+    const state = this.#state;
+    if (state === "replay") {
+      this.#pending = [];
+      this.#overflowed = true;
+      return;
+    }
+    if (state !== "live") return;
+    const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
+    const resolve = this.#resolve;
+    if (
+      resolve && this.#head === this.#queue.length && this.#lost === undefined
+    ) {
+      this.#settled();
+      resolve({ value: reset, done: false });
+      return;
+    }
+    this.#queue.push(reset);
+  }
+
+  /**
+   * The topic ended before this live subscriber could get its end entry
+   * (it ended before the tail began): it ends with what is queued.
+   */
+  topicEnded(): void {
+    if (this.#state !== "live") return;
+    this.#finishing = true;
+    this.#wake();
+  }
+
+  /** The hub closed: finish with what is queued and a retry hint. */
+  close(retry: number): void {
+    if (this.#state === "ended") return;
+    this.#state = "closing";
+    this.#retry = retry;
+    this.#pending = [];
+    this.#wake();
+  }
+
+  /** The store failed: the consumer's next read rejects with `reason`. */
+  fail(reason: unknown): void {
+    if (this.#state === "ended") return;
+    this.#release();
+    const reject = this.#reject;
+    if (reject) {
+      this.#settled();
+      reject(reason);
+    } else {
+      this.#failure = { reason };
+    }
+  }
+
+  #onAbort = (): void => this.#end();
+
+  #end(): void {
+    if (this.#state === "ended") return;
+    this.#release();
+    const resolve = this.#resolve;
+    if (resolve) {
+      this.#settled();
+      resolve(DONE);
+    }
+  }
+
+  #release(): void {
+    this.#state = "ended";
+    this.#queue = [];
+    this.#head = 0;
+    this.#pending = [];
+    this.#lost = undefined;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#hub.leave(this.#topic, this);
+  }
+
+  #settled(): void {
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#waiting = undefined;
+  }
+
+  #wake(): void {
+    const resolve = this.#resolve;
+    if (!resolve) return;
+    const value = this.#take();
+    if (value !== undefined) {
+      this.#settled();
+      resolve({ value, done: false });
+    } else if (this.#state === "ended") {
+      this.#settled();
+      resolve(DONE);
+    }
+  }
+
+  #shift(): SSEEvent {
+    const value = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined;
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1_024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return value;
+  }
+
+  #take(): SSEEvent | undefined {
+    const lost = this.#lost;
+    if (lost !== undefined) {
+      this.#lost = undefined;
+      const event: SSEEvent = { event: this.#hub.resetEvent, data: lost };
+      if (this.#lostId !== undefined) event.id = this.#lostId;
+      return event;
+    }
+    if (this.#head < this.#queue.length) {
+      const value = this.#shift();
+      // The topic's end: nothing comes after it.
+      if ((value as HubEntry).end) this.#release();
+      return value;
+    }
+    if (this.#state === "closing") {
+      this.#release();
+      return { retry: this.#retry };
+    }
+    if (this.#finishing) this.#release();
+    return undefined;
+  }
+
+  // Reads history one page at a time, and only when the consumer has taken
+  // everything queued, so a replay holds at most maxQueue events.
+  async #replay(): Promise<void> {
+    this.#reading = true;
+    const { store, maxQueue } = this.#hub;
+    const topic = this.#topic;
+    try {
+      await topic.ready;
+      while (this.#state === "replay") {
+        // This read covers whatever the buffer dropped so far.
+        if (this.#pending.length >= maxQueue) this.#pending = [];
+        this.#overflowed = false;
+        const limit = maxQueue - this.#pending.length;
+        const { entries, gap, cursor, end } = await store.read(
+          topic.name,
+          this.#cursor!,
+          limit,
+        );
+        if (this.#state !== "replay") return;
+        // Fallen out of history while behind: "disconnect" ends it, and it
+        // resumes with a reset when it reconnects.
+        if (gap && this.#behind) return this.#end();
+        if (gap) {
+          this.#lost = "history";
+          // Without entries to follow, the reset itself tells the client
+          // where it stands, or it would ask for the same id next time.
+          this.#lostId = entries.length === 0 ? cursor : undefined;
+        }
+        this.#cursor = cursor;
+        if (entries.length + this.#pending.length > maxQueue) {
+          this.#pending = [];
+          this.#overflowed = true;
+        }
+        for (const entry of entries) this.#queue.push(entry);
+        if (entries.length < limit && end !== undefined) {
+          // Caught up with a topic that has ended: nothing more comes.
+          this.#finishing = true;
+          this.#state = "live";
+          this.#pending = [];
+        } else if (entries.length < limit && !this.#overflowed) {
+          // Caught up: everything after this read is in `pending` or will
+          // come live; both can repeat what the read returned.
+          this.#state = "live";
+          this.#behind = false;
+          for (const entry of this.#pending) {
+            if (this.#isNew(entry)) {
+              this.#cursor = entry.id;
+              this.#queue.push(entry);
+            }
+          }
+          this.#pending = [];
+        }
+        if (
+          this.#head < this.#queue.length || this.#lost !== undefined ||
+          this.#finishing
+        ) break;
+      }
+      this.#wake();
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.#reading = false;
+    }
+  }
+}
