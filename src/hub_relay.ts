@@ -92,6 +92,8 @@ interface Run {
   readonly deadline: number;
   readonly idle: number;
   active: number;
+  /** A renewal waits for the store: the next tick does not add another. */
+  renewing: boolean;
 }
 
 function milliseconds(name: string, value: unknown, fallback: number): number {
@@ -132,6 +134,7 @@ export class HubRelays {
   readonly #max: number;
   readonly #runs = new Map<string, Run>();
   #timer: ReturnType<typeof setInterval> | undefined;
+  #reaping = false;
   /** Set while the hub has topics to follow: they need the reaper too. */
   following = false;
 
@@ -180,6 +183,7 @@ export class HubRelays {
       deadline: now + timeout,
       idle,
       active: now,
+      renewing: false,
     };
     // Held here at once, so the cap counts it while the lease is taken.
     this.#runs.set(topic, run);
@@ -334,7 +338,8 @@ export class HubRelays {
         run.stop.abort(
           new DOMException("The upstream went silent", "TimeoutError"),
         );
-      } else if (store.lease) {
+      } else if (store.lease && !run.renewing) {
+        run.renewing = true;
         Promise.resolve(store.lease(run.topic, run.holder, LEASE)).then(
           (state) => {
             if (state === "abort") {
@@ -346,10 +351,16 @@ export class HubRelays {
           () => {
             // A store that cannot be reached now: the lease outlives it.
           },
-        );
+        ).finally(() => run.renewing = false);
       }
     }
-    Promise.resolve(store.reap?.(FAILED)).catch(() => {});
+    // A stalled store gets no pile of reaps either.
+    if (store.reap && !this.#reaping) {
+      this.#reaping = true;
+      Promise.resolve(store.reap(FAILED)).catch(() => {}).finally(() =>
+        this.#reaping = false
+      );
+    }
     if (this.#runs.size === 0 && !this.following) {
       clearInterval(this.#timer);
       this.#timer = undefined;
