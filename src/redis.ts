@@ -173,11 +173,12 @@ const MAX_ID_PART = "18446744073709551615"; // Redis ids are two u64s.
 /** Redis rejects an entry without fields; this one stands for "none". */
 const EMPTY_FIELD = "_";
 /**
- * Appends awaiting their reply at once. A retried append is recognised by
- * its token for as long as the tokens of the appends after it cannot have
- * pushed it out of the topic's window, which is this many.
+ * Appends awaiting their reply at once, and so the slots a store's tokens
+ * take in a topic's hash: append n writes slot n mod IN_FLIGHT, which no
+ * append still in flight shares, so a resent append finds its own token
+ * there, and a topic never holds more than this many tokens per store.
  */
-const IN_FLIGHT = 1_024;
+const IN_FLIGHT = 64;
 
 type RawEntry = [id: string, fields: string[]];
 
@@ -547,8 +548,9 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     },
   });
 
-  // Publish tokens: this store's name and a count. The count goes up by one
-  // per append, and at most IN_FLIGHT appends wait for a reply at once.
+  // Publish tokens: this store's name and a count, kept in the topic's
+  // hash at slot count mod IN_FLIGHT. The count goes up by one per append,
+  // and at most IN_FLIGHT appends wait for a reply at once.
   const name = instanceName();
   let count = 0;
   let inFlight = 0;
@@ -572,8 +574,8 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
           meta(key),
           max,
           ttlArg,
-          `${name}:${n}`,
-          n > IN_FLIGHT ? `${name}:${n - IN_FLIGHT}` : "",
+          `${name}:${n % IN_FLIGHT}`,
+          n,
           record.end ? "1" : "",
           "",
           ...fields,
@@ -644,7 +646,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
             max,
             ttlArg,
             "",
-            "",
+            0,
             "1",
             "1",
             ...toFields({ ...record, end: true }),

@@ -103,6 +103,29 @@ if (!url) {
       );
     });
 
+    test("a topic's hash holds a bounded number of publish tokens, however many appends it had", async () => {
+      const prefix = `ssekit-test:tokens:${process.pid}:${Date.now()}:`;
+      const redis = store({ prefix, max: 1_000 });
+      const admin = new Redis(url!);
+      try {
+        // Topics interleaved, as a busy instance publishes them.
+        await Promise.all(
+          Array.from(
+            { length: 3_000 },
+            (_, i) => redis.append(`t${i % 3}`, { data: `e${i}` }),
+          ),
+        );
+        for (let t = 0; t < 3; t++) {
+          const fields = await admin.hlen(`${prefix}{t:t${t}}:m`);
+          // 64 token slots of this store, and the floor.
+          assert.ok(fields <= 65, `t${t}'s hash holds ${fields} fields`);
+        }
+      } finally {
+        await redis.close();
+        admin.disconnect();
+      }
+    });
+
     test("uses a given client without closing it; ids compare numerically", async () => {
       const client = new Redis(url);
       const redis = store({ redis: client });

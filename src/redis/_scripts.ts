@@ -7,8 +7,8 @@
  * its stream (`KEYS[1]`), whose name is also the shard channel its new
  * entries are published on, and a hash (`KEYS[2]`) holding `f`, the id of
  * the newest entry trimmed away (the floor), `e`, the id of the entry that
- * ended the topic, and the recent publish tokens (`p:<token>` → id) that
- * make a retried append harmless.
+ * ended the topic, and the recent publish tokens (`p:<store>:<slot>` → `<n>
+ * <id>`) that make a resent append harmless.
  *
  * Positions: a client may resume after an entry that is kept, after the
  * floor, after the last id the stream generated, or after the position a
@@ -60,19 +60,22 @@ end
 `;
 
 /**
- * KEYS: stream, meta. ARGV: max, ttl ms ("" for none), token ("" for
- * none), the token to forget, "1" when the record ends the topic, "1" to
- * append only if the topic's relay lease has expired (a reap), then field,
- * value…. Returns the entry's id, or the id a retry of the same token got
- * the first time; an error starting with ENDED when the topic has ended,
- * LEASED when a reap finds the lease alive.
+ * KEYS: stream, meta. ARGV: max, ttl ms ("" for none), the token's slot
+ * ("" for none), the token's count, "1" when the record ends the topic,
+ * "1" to append only if the topic's relay lease has expired (a reap), then
+ * field, value…. Returns the entry's id, or the id the same token got the
+ * first time (a resent append); an error starting with ENDED when the topic
+ * has ended, LEASED when a reap finds the lease alive.
  */
 export const APPEND_SCRIPT: string = COMMON + `
 local stream, meta = KEYS[1], KEYS[2]
-local max, ttl, token, forget = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-if token ~= '' then
-  local earlier = redis.call('HGET', meta, 'p:' .. token)
-  if earlier then return earlier end
+local max, ttl, slot, count = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+if slot ~= '' then
+  local earlier = redis.call('HGET', meta, 'p:' .. slot)
+  if earlier then
+    local n, id = string.match(earlier, '^(%d+) (.+)$')
+    if n == count then return id end
+  end
 end
 if redis.call('HEXISTS', meta, 'e') == 1 then
   return redis.error_reply('ENDED the topic has ended')
@@ -86,10 +89,7 @@ end
 local id = redis.call('XADD', stream, '*', unpack(ARGV, 7))
 if ARGV[5] == '1' then redis.call('HSET', meta, 'e', id) end
 trim(stream, meta, max, ttl)
-if token ~= '' then
-  redis.call('HSET', meta, 'p:' .. token, id)
-  if forget ~= '' then redis.call('HDEL', meta, 'p:' .. forget) end
-end
+if slot ~= '' then redis.call('HSET', meta, 'p:' .. slot, count .. ' ' .. id) end
 if ttl ~= '' then
   redis.call('PEXPIRE', stream, ttl)
   redis.call('PEXPIRE', meta, ttl)
