@@ -7,6 +7,9 @@
 // for a quick try) are passed on to every runtime.
 //
 // Usage: npm run bench [-- --events=N --rounds=N]
+//
+// bench/relays.ts runs once, from Deno: it is its own harness of a Deno and
+// a Bun instance, an upstream and followers on a Redis it starts.
 
 import { spawn, spawnSync } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
@@ -57,7 +60,7 @@ function compile() {
 // Resolves with the runtime's parsed `--json` output, or with its markdown
 // when `json` is false; progress on stderr is passed through so a long run
 // shows where it is.
-function run(command, args, json) {
+function run(command, args, json, timeoutMs = RUNTIME_TIMEOUT_MS) {
   return new Promise((resolve, reject) => {
     const flags = json ? ["--json", ...forwarded] : forwarded;
     const child = spawn(command, [...args, ...flags], {
@@ -68,7 +71,7 @@ function run(command, args, json) {
     let stdout = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (text) => stdout += text);
-    const timer = setTimeout(() => child.kill(), RUNTIME_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill(), timeoutMs);
     child.once("error", (error) => {
       clearTimeout(timer);
       reject(error);
@@ -79,7 +82,7 @@ function run(command, args, json) {
         return reject(
           new Error(
             signal
-              ? `killed by ${signal} (over ${RUNTIME_TIMEOUT_MS / 1000} s?)`
+              ? `killed by ${signal} (over ${timeoutMs / 1000} s?)`
               : `exited with ${code}`,
           ),
         );
@@ -247,6 +250,10 @@ async function runEach(file, json = true) {
   return outcomes;
 }
 
+// bench/relays.ts: a target round and a bisection of at most six steps,
+// each round bounded by its length + 60 s, then three rounds of the best.
+const RELAYS_TIMEOUT_MS = 1_200_000;
+
 async function main() {
   await rm(outDir, { recursive: true, force: true });
   compile();
@@ -256,6 +263,20 @@ async function main() {
   // These print their own markdown; a crash is reported in their place.
   const sections = [];
   let sectionsBroken = false;
+  console.error("\n== relays (Deno and Bun instances on Redis) ==");
+  try {
+    const results = await run(
+      "deno",
+      ["run", "-A", "bench/relays.ts"],
+      false,
+      RELAYS_TIMEOUT_MS,
+    );
+    sectionsBroken ||= /✗ [^|\s]/.test(results);
+    sections.push(results);
+  } catch (error) {
+    sectionsBroken = true;
+    sections.push(`## relays\n\nFailed: ${error.message}\n`);
+  }
   for (const file of ["relay", "hub", "memory_topics"]) {
     for (const { runtime, results, error } of await runEach(file, false)) {
       // Their check columns say "✗ <what>" for output that failed its check.
