@@ -133,8 +133,10 @@ export interface HubOptions {
   closeRetry?: { min: number; max: number };
   /**
    * Most runs of {@linkcode Hub.relay} this instance carries at once (a
-   * safe integer ≥ 1); past it, `relay` rejects with a `RangeError`.
-   * @default {1000}
+   * safe integer ≥ 1); past it, `relay` rejects with a `RangeError`. On
+   * Bun, `fetch` itself runs at most 256 requests at once unless
+   * `BUN_CONFIG_MAX_HTTP_REQUESTS` raises it: runs past that wait for their
+   * upstream. @default {1000}
    */
   maxRelays?: number;
 }
