@@ -126,6 +126,8 @@ export function publishing(
   tag: string,
 ) {
   const published: string[] = [];
+  /** The id each publish that succeeded resolved to, by its data. */
+  const ids = new Map<string, string>();
   const failed = new Set<string>();
   let errors = 0;
   const done = (async () => {
@@ -137,7 +139,10 @@ export function publishing(
         const data = `${tag}${n++}`;
         pending.push(
           hub.publish(topic, data).then(
-            (id) => void published.push(id),
+            (id) => {
+              published.push(id);
+              ids.set(data, id);
+            },
             () => {
               errors++;
               failed.add(data);
@@ -149,5 +154,5 @@ export function publishing(
     }
     await Promise.all(pending);
   })();
-  return { published, failed, done, errors: () => errors };
+  return { published, ids, failed, done, errors: () => errors };
 }
