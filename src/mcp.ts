@@ -279,6 +279,9 @@ const DEFAULT_PREFIX = "mcp:";
 const MAX_TOPIC_LENGTH = 1_024;
 /** Entries per read when replaying. */
 const PAGE = 100;
+// Hub topics may not hold them: a mistake, or log injection.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** The first protocol version whose clients take events without data. */
 const PRIMING_VERSION = "2025-11-25";
 
@@ -340,8 +343,8 @@ function jsonRpcError(
  *   longer allow, has more than one response on a stream: the later ones
  *   are sent live with the id of the first, and are not kept.
  *
- * Give the transport of each session its own store (they are cheap: a few
- * strings); with a store shared by instances, answer resumes with
+ * Give the transport of each session its own event store (they are cheap:
+ * a few strings); with a store shared by instances, answer resumes with
  * {@linkcode McpEventStore.resume} and they work on any instance.
  *
  * @example A session's event store, replaying what a dropped client missed
@@ -382,13 +385,14 @@ export function mcpEventStore(
     }
   }
   const { session, prefix = DEFAULT_PREFIX } = options;
-  if (typeof prefix !== "string") {
+  if (typeof prefix !== "string" || CONTROL.test(prefix)) {
     throw new TypeError(
-      `Invalid mcpEventStore option "prefix": expected a string, got ${
+      `Invalid mcpEventStore option "prefix": expected a string without control characters, got ${
         describe(prefix)
       }`,
     );
   }
+  encodeId(prefix, "topic prefix"); // Throws on lone surrogates.
   if (session !== undefined && (typeof session !== "string" || !session)) {
     throw new TypeError(
       `Invalid mcpEventStore option "session": expected a non-empty string (the Mcp-Session-Id), got ${

@@ -449,6 +449,12 @@ describe("mcpEventStore: options", () => {
       [store, { session: "" }, /"session": expected a non-empty string/],
       [store, { session: 42 }, /"session": expected a non-empty string/],
       [store, { prefix: 1 }, /"prefix": expected a string/],
+      [
+        store,
+        { prefix: "mcp\n" },
+        /"prefix": expected a string without control/,
+      ],
+      [store, { prefix: "\ud800" }, /lone surrogates/],
       [store, { session: "\udc00" }, /lone surrogates/],
       [store, { prefix: "p".repeat(1_024) }, /leaving none/],
     ];
