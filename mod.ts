@@ -48,6 +48,22 @@
 
 export type { SSEEvent, SSEMessage } from "./src/types.ts";
 export {
+  type DecodedMessage,
+  defineEvents,
+  type SchemaOutput,
+  type SSEEventMap,
+  type SSEEvents,
+  type SSEEventSchemas,
+  SSEValidationError,
+  type StandardSchemaIssue,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
+  type TypedEventFields,
+  type TypedReadOptions,
+  type TypedSSEEvent,
+  type TypedSSEMessage,
+} from "./src/events.ts";
+export {
   formatEvent,
   type FormatEventOptions,
   SSEEncoderStream,
@@ -59,6 +75,7 @@ export {
   type SSESource,
   type SSESourceInit,
   type SSEStreamOptions,
+  type TypedSSEStreamOptions,
 } from "./src/stream.ts";
 export {
   DEFAULT_MAX_EVENT_SIZE,
@@ -74,6 +91,7 @@ export {
   type SSEReadyState,
   type SSEReconnectOptions,
   type SSERequestBody,
+  type TypedSSEConnection,
 } from "./src/client.ts";
 export { BODY_EXCERPT_LIMIT, SSEResponseError } from "./src/response_error.ts";
 export {
@@ -90,6 +108,7 @@ export {
   type HubResponseOptions,
   type HubStats,
   type HubSubscribeOptions,
+  type TypedHub,
 } from "./src/hub.ts";
 export {
   DEFAULT_MAX_RELAYS,

@@ -14,6 +14,13 @@
 import { EventStreamInterpreter } from "./parse.ts";
 import { checkEventStream } from "./response_error.ts";
 import type { SSEMessage } from "./types.ts";
+import {
+  checkEvents,
+  decodeMessages,
+  type SSEEventMap,
+  type TypedReadOptions,
+  type TypedSSEMessage,
+} from "./events.ts";
 
 /** What a request body can be: anything `fetch` can send more than once. */
 export type SSERequestBody =
@@ -120,6 +127,22 @@ export interface ConnectSSEInit
   onOpen?: (response: Response) => void | PromiseLike<void>;
   /** The largest line or event accepted, as in `SSEDecoderOptions.maxEventSize`. */
   maxEventSize?: number;
+}
+
+/**
+ * A connection to a typed stream (see `defineEvents`): its messages' data
+ * is decoded (and validated, with schemas), and checking `type` narrows it.
+ */
+export interface TypedSSEConnection<M extends SSEEventMap>
+  extends AsyncIterableIterator<TypedSSEMessage<M>> {
+  /** The URL the connection (re)connects to. */
+  readonly url: string;
+  /** 0 connecting, 1 open, 2 closed, as `EventSource.readyState`. */
+  readonly readyState: SSEReadyState;
+  /** The last event id received, sent as `Last-Event-ID` when reconnecting. */
+  readonly lastEventId: string;
+  /** Ends iteration at once, aborting any request in flight; idempotent. */
+  close(): void;
 }
 
 /** The ready states of {@linkcode SSEConnection}, as `EventSource` numbers them. */
@@ -247,9 +270,51 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * replayed: pass a function returning a fresh one) or `fetch` is missing.
  * @throws {RangeError} When a numeric option is out of range.
  */
+export function connectSSE<M extends SSEEventMap>(
+  input: string | URL | Request,
+  init: ConnectSSEInit & TypedReadOptions<M>,
+): TypedSSEConnection<M>;
+/**
+ * Connects to an untyped stream: see the typed form above.
+ *
+ * @param input The URL or `Request` to connect to.
+ * @param init The request, reconnection policy and hooks.
+ * @returns The connection: an async iterator of messages.
+ */
 export function connectSSE(
   input: string | URL | Request,
-  init: ConnectSSEInit = {},
+  init?: ConnectSSEInit,
+): SSEConnection;
+export function connectSSE(
+  input: string | URL | Request,
+  init: ConnectSSEInit & Partial<TypedReadOptions<SSEEventMap>> = {},
+): SSEConnection | TypedSSEConnection<SSEEventMap> {
+  const { events, onInvalid, ...rest } = init;
+  checkEvents(events);
+  const connection = connect(input, rest);
+  if (events === undefined) return connection;
+  const messages = decodeMessages(connection, events, onInvalid);
+  return {
+    url: connection.url,
+    get readyState() {
+      return connection.readyState;
+    },
+    get lastEventId() {
+      return connection.lastEventId;
+    },
+    close: () => connection.close(),
+    next: () => messages.next() as Promise<IteratorResult<never>>,
+    return: (value?: unknown) =>
+      messages.return!(value) as Promise<IteratorResult<never>>,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+function connect(
+  input: string | URL | Request,
+  init: ConnectSSEInit,
 ): SSEConnection {
   const {
     method,

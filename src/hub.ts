@@ -27,6 +27,13 @@ import type {
 } from "./store.ts";
 import { memoryStore } from "./memory_store.ts";
 import {
+  checkEvents,
+  jsonEvent,
+  type SSEEventMap,
+  type SSEEvents,
+  type TypedSSEEvent,
+} from "./events.ts";
+import {
   type SubscribedTopic,
   Subscription,
   type SubscriptionHost,
@@ -82,6 +89,14 @@ export interface HubOptions {
    * return a string. @default {JSON.stringify}
    */
   serialize?: (data: unknown) => string;
+  /**
+   * The events of the hub's topics ({@linkcode defineEvents}): `publish`
+   * and `end` then take only events of its map (checked at compile time),
+   * and every event's data is stored as JSON, strings included, as typed
+   * clients expect.
+   */
+  // deno-lint-ignore no-explicit-any
+  events?: SSEEvents<any>;
   /**
    * Where events, ids and history live; the hub owns it and closes it.
    * @default {memoryStore(history)}
@@ -139,6 +154,30 @@ export interface HubOptions {
    * upstream. @default {1000}
    */
   maxRelays?: number;
+}
+
+/**
+ * A hub whose topics carry the events of map `M` (see
+ * {@linkcode defineEvents}): `publish` and `end` take only those, checked
+ * at compile time.
+ *
+ * @example A typed hub
+ * ```ts
+ * import { createHub, defineEvents } from "@ssekit/ssekit";
+ *
+ * const hub = createHub({ events: defineEvents<{ price: number }>() });
+ * await hub.publish("acme", { event: "price", data: 9.5 });
+ * // @ts-expect-error: "prise" is not one of the map's events
+ * await hub.publish("acme", { event: "prise", data: 9.5 }).catch(() => {});
+ * await hub.close();
+ * ```
+ */
+export interface TypedHub<M extends SSEEventMap>
+  extends Omit<Hub, "publish" | "end"> {
+  /** As {@linkcode Hub.publish}, for the map's events. */
+  publish(topic: string, event: TypedSSEEvent<M>): Promise<string>;
+  /** As {@linkcode Hub.end}, for the map's events. */
+  end(topic: string, event?: TypedSSEEvent<M>): Promise<string>;
 }
 
 /**
@@ -379,6 +418,8 @@ class HubCore implements Hub, SubscriptionHost {
   readonly dropOldest: boolean;
   readonly resetEvent: string;
   readonly #serialize: ((data: unknown) => string) | undefined;
+  /** Typed topics: every event's data is stored as JSON. */
+  readonly #events: boolean;
   readonly #retryMin: number;
   readonly #retrySpan: number;
   readonly #topics = new Map<string, Topic>();
@@ -446,6 +487,8 @@ class HubCore implements Hub, SubscriptionHost {
       );
     }
     this.#serialize = serialize;
+    checkEvents(options.events);
+    this.#events = options.events !== undefined;
 
     const { min, max } = options.closeRetry ?? DEFAULT_CLOSE_RETRY;
     if (
@@ -524,7 +567,8 @@ class HubCore implements Hub, SubscriptionHost {
     }
   }
 
-  #record(event: SSEEvent | string): HubRecord {
+  #record(given: SSEEvent | string): HubRecord {
+    const event = this.#events ? jsonEvent(given) : given;
     if (typeof event === "string") return { data: event };
     if (typeof event !== "object" || event === null) {
       throw new TypeError(
@@ -817,6 +861,16 @@ class HubCore implements Hub, SubscriptionHost {
  * @throws {RangeError} When `maxQueue`, `closeRetry` or a history bound is
  * out of range.
  */
+export function createHub<M extends SSEEventMap>(
+  options: HubOptions & { events: SSEEvents<M> },
+): TypedHub<M>;
+/**
+ * Creates an untyped {@linkcode Hub}: see the typed form above.
+ *
+ * @param options The store or history bounds, queue bound and policies.
+ * @returns The hub.
+ */
+export function createHub(options?: HubOptions): Hub;
 export function createHub(options: HubOptions = {}): Hub {
   return new HubCore(options);
 }

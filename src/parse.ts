@@ -14,6 +14,13 @@
 
 import type { SSEMessage } from "./types.ts";
 import { describe } from "./describe.ts";
+import {
+  checkEvents,
+  decodeMessages,
+  type SSEEventMap,
+  type TypedReadOptions,
+  type TypedSSEMessage,
+} from "./events.ts";
 
 // Re-exported so this module's documentation stands on its own.
 export type { SSEMessage };
@@ -841,7 +848,36 @@ export class SSEDecoderStream
  * @throws {RangeError} When `maxEventSize` is invalid. A line or event over
  * the limit rejects the iterator's `next()` with a `RangeError` instead.
  */
+export function parseSSE<M extends SSEEventMap>(
+  input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
+  options: SSEDecoderOptions & TypedReadOptions<M>,
+): AsyncIterableIterator<TypedSSEMessage<M>>;
+/**
+ * Reads the messages of an untyped stream: see the typed form above.
+ *
+ * @param input The response, or its body.
+ * @param options Callbacks, the id to resume from, and the size limit.
+ * @returns An async iterator of the messages; `return()` cancels the body.
+ */
 export function parseSSE(
+  input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
+  options?: SSEDecoderOptions,
+): AsyncIterableIterator<SSEMessage>;
+export function parseSSE(
+  input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
+  options?: SSEDecoderOptions & Partial<TypedReadOptions<SSEEventMap>>,
+): AsyncIterableIterator<SSEMessage | TypedSSEMessage<SSEEventMap>> {
+  if (options?.events === undefined) return readMessages(input, options);
+  const { events, onInvalid, ...rest } = options;
+  checkEvents(events);
+  return decodeMessages(
+    readMessages(input, rest),
+    events,
+    onInvalid,
+  ) as AsyncIterableIterator<TypedSSEMessage<SSEEventMap>>;
+}
+
+function readMessages(
   input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
   options?: SSEDecoderOptions,
 ): AsyncIterableIterator<SSEMessage> {

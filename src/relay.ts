@@ -16,12 +16,18 @@ import {
 } from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
 import { describe, isThenable } from "./describe.ts";
+import {
+  checkEvents,
+  jsonEvent,
+  type SSEEventMap,
+  type SSEEvents,
+  type TypedSSEEvent,
+} from "./events.ts";
 
 /** What `map` may turn one upstream message into. */
-export type RelayMapResult =
-  | SSEEvent
-  | string
-  | Iterable<SSEEvent | string>
+export type RelayMapResult<E = SSEEvent | string> =
+  | E
+  | Iterable<E>
   | void
   | undefined;
 
@@ -129,6 +135,16 @@ class ClientIds {
   }
 }
 
+// A typed map's result with its events' data as JSON.
+function jsonResult(
+  result: SSEEvent | string | Iterable<SSEEvent | string>,
+): SSEEvent | SSEEvent[] {
+  if (typeof result === "string" || !isEventList(result)) {
+    return jsonEvent(result as SSEEvent | string);
+  }
+  return Array.from(result, jsonEvent);
+}
+
 // One item carrying many already validated events (see FORMATTED).
 function batch(text: string): SSEEvent {
   return { [FORMATTED]: text } as FormattedEvents as SSEEvent;
@@ -188,11 +204,41 @@ function isEventList(value: unknown): value is Iterable<SSEEvent | string> {
  * @throws {TypeError|RangeError} As `createSSEStream` does for bad options,
  * and `RangeError` for a bad `timeout`.
  */
+export function relaySSE<M extends SSEEventMap>(
+  upstream: RelayUpstream,
+  options: Omit<RelaySSEOptions, "map"> & {
+    /** The stream's events (`defineEvents`): the map's are checked. */
+    events: SSEEvents<M>;
+    /** As {@linkcode RelaySSEOptions.map}, returning the map's events. */
+    map: (
+      message: SSEMessage,
+    ) =>
+      | RelayMapResult<TypedSSEEvent<M>>
+      | PromiseLike<RelayMapResult<TypedSSEEvent<M>>>;
+  },
+): Response;
+/**
+ * Relays an upstream stream, untyped: see the typed form above.
+ *
+ * @param upstream The upstream response, a promise of it, or a function
+ * that makes the request.
+ * @param options `map`, `timeout`, `lastEventId` and the `createSSEStream`
+ * options.
+ * @returns The SSE `Response` to send to the client.
+ */
 export function relaySSE(
   upstream: RelayUpstream,
-  options: RelaySSEOptions = {},
+  options?: RelaySSEOptions,
+): Response;
+export function relaySSE(
+  upstream: RelayUpstream,
+  options: RelaySSEOptions & { events?: SSEEvents<SSEEventMap> } = {},
 ): Response {
-  const { map, timeout, lastEventId = "", ...streamOptions } = options;
+  const { map, timeout, lastEventId = "", events, ...streamOptions } = options;
+  checkEvents(events);
+  // A typed relay sends its map's events with JSON data; without a map,
+  // the upstream's data goes as it came.
+  const typed = events !== undefined && map !== undefined;
   if (timeout !== undefined && !(timeout > 0)) {
     throw new RangeError(
       `Invalid timeout option: expected milliseconds > 0, got ${
@@ -289,6 +335,7 @@ export function relaySSE(
             if (result === undefined) {
               continue;
             }
+            if (typed) result = jsonResult(result)!;
             if (typeof result === "string" || !isEventList(result)) {
               const event = ids
                 ? ids.give(result, message.lastEventId)

@@ -7,22 +7,29 @@
 
 import { formatEvent, type FormatEventOptions } from "./encode.ts";
 import type { SSEEvent } from "./types.ts";
+import {
+  checkEvents,
+  jsonEvent,
+  type SSEEventMap,
+  type SSEEvents,
+  type TypedSSEEvent,
+} from "./events.ts";
 import { describe, isThenable } from "./describe.ts";
 
 /** What a stream can be made of: events (objects or strings) from any kind of sequence. */
-export type SSESource =
-  | AsyncIterable<SSEEvent | string>
-  | Iterable<SSEEvent | string | PromiseLike<SSEEvent | string>>
-  | ReadableStream<SSEEvent | string>;
+export type SSESource<E = SSEEvent | string> =
+  | AsyncIterable<E>
+  | Iterable<E | PromiseLike<E>>
+  | ReadableStream<E>;
 
 /**
  * A source, or a function that makes one from a signal that aborts when the
  * stream ends early (the client left, `options.signal` aborted, or the
  * source failed), so the producer can stop its own work.
  */
-export type SSESourceInit =
-  | SSESource
-  | ((signal: AbortSignal) => SSESource | PromiseLike<SSESource>);
+export type SSESourceInit<E = SSEEvent | string> =
+  | SSESource<E>
+  | ((signal: AbortSignal) => SSESource<E> | PromiseLike<SSESource<E>>);
 
 /** Options for {@linkcode createSSEStream}. */
 export interface SSEStreamOptions extends FormatEventOptions {
@@ -65,6 +72,17 @@ export interface SSEStreamOptions extends FormatEventOptions {
    * revealing nothing of the error.
    */
   onError?: (error: unknown) => SSEEvent | string | void;
+}
+
+/** Options for {@linkcode createSSEStream} of a typed stream. */
+export interface TypedSSEStreamOptions<M extends SSEEventMap>
+  extends SSEStreamOptions {
+  /**
+   * The stream's events (`defineEvents`): the source must yield events of
+   * its map (checked at compile time), and every event's data is sent as
+   * JSON, strings included, as typed clients expect.
+   */
+  events: SSEEvents<M>;
 }
 
 /** The default {@linkcode SSEStreamOptions.keepAlive} interval in milliseconds. */
@@ -401,6 +419,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   options: SSEStreamOptions;
   keepAlive: number;
   stallTimeout: number;
+  /** A typed stream: every event's data goes as JSON. */
+  typed = false;
   /** The source once opened: its kind (0 until then) and reader. */
   kind = 0;
   reader: SourceReader | undefined;
@@ -704,6 +724,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     let text: string;
     let shared: Encoded | undefined;
     try {
+      if (this.typed) item = jsonEvent(item as SSEEvent | string);
       if (typeof item === "string") text = formatEvent(item);
       else {
         shared = sharedEncoding(item);
@@ -779,9 +800,26 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
  * @throws {RangeError} When `status`, `keepAlive` or `stallTimeout` is out
  * of range.
  */
+export function createSSEStream<M extends SSEEventMap>(
+  source: SSESourceInit<TypedSSEEvent<M>>,
+  options: TypedSSEStreamOptions<M>,
+): Response;
+/**
+ * Creates a `text/event-stream` `Response` from an untyped source: see the
+ * typed form above for everything it does.
+ *
+ * @param source The events, or a function `(signal) => events`.
+ * @param options Headers, status, keep-alive, stall timeout, retry hint,
+ * serialization, cancellation and error handling.
+ * @returns A `Response` with SSE headers and a streaming body.
+ */
 export function createSSEStream(
   source: SSESourceInit,
-  options: SSEStreamOptions = {},
+  options?: SSEStreamOptions,
+): Response;
+export function createSSEStream(
+  source: SSESourceInit,
+  options: SSEStreamOptions & Partial<TypedSSEStreamOptions<SSEEventMap>> = {},
 ): Response {
   // Every option is checked before the source is touched: a source taken
   // and then dropped by a throw here would never be closed.
@@ -795,6 +833,7 @@ export function createSSEStream(
   const status = responseStatus(options.status);
   const headers = responseHeaders(options.headers);
   checkSignal(options.signal);
+  checkEvents(options.events);
   checkFunction("onError", options.onError);
   checkFunction("serialize", options.serialize);
   const body = new SSEBody(
@@ -802,6 +841,7 @@ export function createSSEStream(
     interval("keepAlive", options.keepAlive, DEFAULT_KEEP_ALIVE),
     interval("stallTimeout", options.stallTimeout, DEFAULT_STALL_TIMEOUT),
   );
+  body.typed = options.events !== undefined;
   // An invalid retry throws here.
   const first = encoder.encode(prelude(options));
   if (typeof source === "function") {

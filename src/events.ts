@@ -1,0 +1,414 @@
+/**
+ * Typed events: one definition of the events a stream carries, made with
+ * {@linkcode defineEvents} and given to both ends as their `events` option,
+ * so what a server sends and what a client reads cannot drift apart. The
+ * server side checks at compile time (a misspelled event name or a wrong
+ * data shape does not compile); the client side decodes every `data` as
+ * JSON and, with schemas, validates it at run time (any Standard Schema:
+ * zod, valibot, arktype…), so a message is never passed on as a type it is
+ * not.
+ *
+ * On the wire a typed stream is plain SSE whose data is always JSON (a
+ * string too is sent as a JSON string), so untyped clients read it as well.
+ *
+ * @module
+ */
+
+import type { SSEEvent, SSEMessage } from "./types.ts";
+import { describe } from "./describe.ts";
+
+/**
+ * A map from event type to the type of its data, describing one stream.
+ *
+ * @example A chat reply's events
+ * ```ts
+ * import type { SSEEventMap } from "@ssekit/ssekit";
+ *
+ * type Chat = { token: string; done: { usage: number } };
+ * const check: SSEEventMap = {} as Chat;
+ * ```
+ */
+export type SSEEventMap = { [type: string]: unknown };
+
+/** One issue a schema found (Standard Schema v1). */
+export interface StandardSchemaIssue {
+  /** What is wrong. */
+  readonly message: string;
+  /** Where, in the value. */
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>;
+}
+
+/** What a schema's `validate` gives back (Standard Schema v1). */
+export type StandardSchemaResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<StandardSchemaIssue> };
+
+/**
+ * The Standard Schema interface (v1, https://standardschema.dev), declared
+ * here so that ssekit depends on no schema library: zod, valibot, arktype
+ * and others implement it.
+ *
+ * @example A hand-written schema
+ * ```ts
+ * import type { StandardSchemaV1 } from "@ssekit/ssekit";
+ *
+ * const count: StandardSchemaV1<unknown, number> = {
+ *   "~standard": {
+ *     version: 1,
+ *     vendor: "example",
+ *     validate: (value) =>
+ *       typeof value === "number" ? { value } : { issues: [{ message: "not a number" }] },
+ *   },
+ * };
+ * ```
+ */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  /** The Standard Schema properties. */
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>;
+    readonly types?: {
+      readonly input: Input;
+      readonly output: Output;
+    } | undefined;
+  };
+}
+
+/**
+ * One event of map `M` as a server sends it: `event` names one of the
+ * map's types (it may be left out for `"message"`) and `data` has that
+ * type's shape.
+ *
+ * @example A token
+ * ```ts
+ * import type { TypedSSEEvent } from "@ssekit/ssekit";
+ *
+ * type Chat = { token: string; done: { usage: number } };
+ * const event: TypedSSEEvent<Chat> = { event: "token", data: "Hel" };
+ * ```
+ */
+export type TypedSSEEvent<M extends SSEEventMap> =
+  | {
+    [K in keyof M & string]: TypedEventFields & { event: K; data: M[K] };
+  }[keyof M & string]
+  // Written apart, not as a conditional inside the mapped type: TypeScript
+  // then keeps a literal `event` a callback returns (a map's) as a literal.
+  | ("message" extends keyof M
+    ? TypedEventFields & { event?: undefined; data: M["message"] }
+    : never);
+
+/** The fields every typed event may carry besides its type and data. */
+export interface TypedEventFields {
+  /** The event id. */
+  id?: string | number;
+  /** A reconnection delay hint in milliseconds. */
+  retry?: number;
+  /** A comment line. */
+  comment?: string;
+}
+
+/**
+ * One message of map `M` as a client receives it: checking `type` narrows
+ * `data` to that type's shape.
+ *
+ * @example Narrowing
+ * ```ts
+ * import type { TypedSSEMessage } from "@ssekit/ssekit";
+ *
+ * type Chat = { token: string; done: { usage: number } };
+ * function show(message: TypedSSEMessage<Chat>): string {
+ *   return message.type === "token" ? message.data : `${message.data.usage} tokens`;
+ * }
+ * ```
+ */
+export type TypedSSEMessage<M extends SSEEventMap> = {
+  [K in keyof M & string]: {
+    type: K;
+    data: M[K];
+    lastEventId: string;
+    id?: string;
+  };
+}[keyof M & string];
+
+/** The schemas of a map's types, each optional. */
+export type SSEEventSchemas<M extends SSEEventMap> = {
+  readonly [K in keyof M]?: StandardSchemaV1<unknown, M[K]>;
+};
+
+/**
+ * The definition of a stream's events (see {@linkcode defineEvents}): give
+ * it as the `events` option to `createSSEStream`, `createHub`, `relaySSE`,
+ * `connectSSE` and `parseSSE`.
+ */
+export interface SSEEvents<M extends SSEEventMap> {
+  /** The schemas by event type, when the definition has them. */
+  readonly schemas: SSEEventSchemas<M> | undefined;
+  /** Type-only: never set at run time. */
+  readonly map?: M;
+}
+
+/** The output type of a Standard Schema. */
+export type SchemaOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O
+  : never;
+
+/**
+ * Defines a stream's events, from a map type (`defineEvents<Chat>()`:
+ * JSON data, types checked at compile time only) or from schemas
+ * (`defineEvents({ token: z.string(), done: z.object(…) })`: the map is
+ * their output types, and clients validate every message).
+ *
+ * @example Shared by a server and a client
+ * ```ts
+ * import { createSSEStream, defineEvents, parseSSE } from "@ssekit/ssekit";
+ *
+ * type Chat = { token: string; done: { usage: number } };
+ * const chat = defineEvents<Chat>();
+ *
+ * const response = createSSEStream([
+ *   { event: "token", data: "Hel" },
+ *   { event: "token", data: "lo" },
+ *   { event: "done", data: { usage: 2 } },
+ * ], { events: chat });
+ * for await (const message of parseSSE(response, { events: chat })) {
+ *   if (message.type === "done") console.log(message.data.usage); // 2
+ *   else console.log(message.data); // "Hel", then "lo"
+ * }
+ * ```
+ *
+ * @param schemas Standard Schemas by event type (optional).
+ * @returns The definition.
+ * @throws {TypeError} When a schema is not a Standard Schema.
+ */
+export function defineEvents<M extends SSEEventMap>(): SSEEvents<M>;
+/**
+ * Defines a stream's events from Standard Schemas: the map is their output
+ * types, and clients validate every message with them.
+ *
+ * @param schemas Standard Schemas by event type.
+ * @returns The definition.
+ */
+export function defineEvents<S extends Record<string, StandardSchemaV1>>(
+  schemas: S,
+): SSEEvents<{ [K in keyof S]: SchemaOutput<S[K]> }>;
+export function defineEvents(
+  schemas?: Record<string, StandardSchemaV1>,
+): SSEEvents<SSEEventMap> {
+  if (schemas !== undefined) {
+    if (typeof schemas !== "object" || schemas === null) {
+      throw new TypeError(
+        `Invalid defineEvents schemas: expected an object of Standard Schemas by event type, got ${
+          describe(schemas)
+        }`,
+      );
+    }
+    for (const [type, schema] of Object.entries(schemas)) {
+      if (
+        typeof (schema as Partial<StandardSchemaV1> | null)?.["~standard"]
+          ?.validate !== "function"
+      ) {
+        throw new TypeError(
+          `Invalid defineEvents schema for ${
+            JSON.stringify(type)
+          }: expected a Standard Schema (with ["~standard"].validate), got ${
+            describe(schema)
+          }`,
+        );
+      }
+    }
+  }
+  return Object.freeze({ schemas: schemas && Object.freeze({ ...schemas }) });
+}
+
+/**
+ * A message that is not what the stream's definition says: its data is not
+ * JSON, its type is not one the schemas name, or a schema refused it. The
+ * message is kept, as received, for inspection.
+ *
+ * @example Reading past bad messages
+ * ```ts ignore
+ * import { connectSSE, SSEValidationError } from "@ssekit/ssekit";
+ *
+ * const stream = connectSSE("/events", {
+ *   events: chat,
+ *   onInvalid: (error: SSEValidationError) => console.warn(error.received, error.issues),
+ * });
+ * ```
+ */
+export class SSEValidationError extends TypeError {
+  /** The message as it was received, its data the raw text. */
+  readonly received: SSEMessage;
+  /** What the schema found, when a schema refused it. */
+  readonly issues: readonly StandardSchemaIssue[];
+
+  /**
+   * Makes the error for a message that is not what its stream says.
+   *
+   * @param received The message as received.
+   * @param reason What is wrong with it.
+   * @param issues The schema's issues, if any.
+   */
+  constructor(
+    received: SSEMessage,
+    reason: string,
+    issues: readonly StandardSchemaIssue[] = [],
+  ) {
+    super(
+      `Invalid SSE message of type ${JSON.stringify(received.type)}: ${reason}`,
+    );
+    this.name = "SSEValidationError";
+    this.received = received;
+    this.issues = issues;
+  }
+}
+
+/** Checks an `events` option: undefined, or what defineEvents made. */
+export function checkEvents(events: unknown): void {
+  if (
+    events !== undefined &&
+    (typeof events !== "object" || events === null || !("schemas" in events))
+  ) {
+    throw new TypeError(
+      `Invalid events option: expected the result of defineEvents(), got ${
+        describe(events)
+      }`,
+    );
+  }
+}
+
+/**
+ * The event as a typed stream sends it: its data as JSON, strings
+ * included, so a client decodes every data alike.
+ */
+export function jsonEvent(event: SSEEvent | string): SSEEvent {
+  if (typeof event === "string") return { data: JSON.stringify(event) };
+  if (event.data === undefined) return event;
+  const data = JSON.stringify(event.data);
+  if (typeof data !== "string") {
+    throw new TypeError(
+      `Invalid SSE event field "data": a typed stream's data must be JSON, got ${
+        describe(event.data)
+      }`,
+    );
+  }
+  return { ...event, data };
+}
+
+/** A received message with its data decoded. */
+export type DecodedMessage = Omit<SSEMessage, "data"> & { data: unknown };
+
+/**
+ * Decodes a received message by a definition: JSON data, a known type and
+ * the schema's verdict; throws an {@linkcode SSEValidationError} otherwise.
+ */
+export async function decodeMessage(
+  events: SSEEvents<SSEEventMap>,
+  message: SSEMessage,
+): Promise<DecodedMessage> {
+  const { schemas } = events;
+  let schema: StandardSchemaV1 | undefined;
+  if (schemas !== undefined) {
+    schema = Object.hasOwn(schemas, message.type)
+      ? schemas[message.type]
+      : undefined;
+    if (schema === undefined) {
+      throw new SSEValidationError(
+        message,
+        "the stream's definition has no such type",
+      );
+    }
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(message.data);
+  } catch (error) {
+    throw new SSEValidationError(
+      message,
+      `its data is not JSON (${(error as Error).message})`,
+    );
+  }
+  if (schema !== undefined) {
+    const result = await schema["~standard"].validate(data);
+    if (result.issues) {
+      throw new SSEValidationError(
+        message,
+        `its schema refused it: ${
+          result.issues.map((issue) => issue.message).join("; ")
+        }`,
+        result.issues,
+      );
+    }
+    data = result.value;
+  }
+  return { ...message, data };
+}
+
+/**
+ * Options of the readers (`parseSSE`, `connectSSE`) for a typed stream.
+ */
+export interface TypedReadOptions<M extends SSEEventMap> {
+  /** The stream's events ({@linkcode defineEvents}). */
+  events: SSEEvents<M>;
+  /**
+   * Called with each message that is not what the definition says; it is
+   * then skipped. Without it, reading fails with the
+   * {@linkcode SSEValidationError} (and the stream is closed).
+   */
+  onInvalid?: (error: SSEValidationError) => void;
+}
+
+/**
+ * The messages of `inner`, decoded by `events`, one at a time and in order
+ * (a schema may validate asynchronously).
+ */
+export function decodeMessages(
+  inner: AsyncIterator<SSEMessage>,
+  events: SSEEvents<SSEEventMap>,
+  onInvalid: ((error: SSEValidationError) => void) | undefined,
+): AsyncIterableIterator<DecodedMessage> {
+  if (onInvalid !== undefined && typeof onInvalid !== "function") {
+    throw new TypeError(
+      `Invalid onInvalid option: expected a function, got ${
+        describe(onInvalid)
+      }`,
+    );
+  }
+  const step = async (): Promise<IteratorResult<DecodedMessage>> => {
+    for (;;) {
+      const result = await inner.next();
+      if (result.done) return { done: true, value: undefined };
+      try {
+        return {
+          done: false,
+          value: await decodeMessage(events, result.value),
+        };
+      } catch (error) {
+        if (!(error instanceof SSEValidationError)) throw error;
+        if (onInvalid === undefined) {
+          await inner.return?.();
+          throw error;
+        }
+        onInvalid(error);
+      }
+    }
+  };
+  // One step at a time: a later message must not overtake one whose
+  // schema is still validating.
+  let busy: Promise<unknown> = Promise.resolve();
+  return {
+    next() {
+      const next = busy.then(step, step);
+      busy = next.catch(() => {});
+      return next;
+    },
+    async return(value?: unknown) {
+      await inner.return?.();
+      return { done: true, value: value as undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
