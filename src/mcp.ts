@@ -525,12 +525,16 @@ export function mcpEventStore(
             } (trimmed by max, expired by ttl, or never kept), so the messages after it are lost`,
           );
         }
+        // Done only when a read finds nothing new, and then at once: the
+        // transport sends live only once this resolves, so a message kept
+        // while `send` was awaited must come from here, and one kept after
+        // this last read can only be kept in a later task, when it will.
+        if (page.entries.length === 0) return parsed.stream;
         for (const entry of page.entries) {
           if (entry.data === undefined) continue;
           await send(idOf(parsed.encoded, entry.id), JSON.parse(entry.data));
         }
-        const last = page.entries.at(-1);
-        if (page.entries.length < PAGE || last?.end) return parsed.stream;
+        if (page.entries.at(-1)?.end) return parsed.stream;
         cursor = page.cursor;
       }
     },
