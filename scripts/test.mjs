@@ -1,18 +1,10 @@
 // The whole test suite, as `npm test` runs it on a fresh clone where only
 // Node and npm exist: install, static checks, the one test suite on Deno,
-// Bun and Node, the JSR dry run, and the npm package checked as users get it.
-// Every step runs even after a failure, so one run shows everything wrong.
+// Bun, Node and in Chromium, and the package as users get it. One Redis
+// serves every step. A summary of what failed ends the run.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setup } from "./setup.mjs";
@@ -37,12 +29,34 @@ const MAX_OUTPUT = 32 * 1024 * 1024;
 // a process it left behind may hold its pipes open for good.
 const OUTPUT_GRACE_MS = 2_000;
 
+// The steps' process groups, while they run.
+const running = new Set();
+
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // Gone already.
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    for (const child of running) killGroup(child);
+    process.exit(130);
+  });
+}
+
 async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   const child = spawn(command, args, {
     cwd,
     env,
     stdio: ["inherit", "pipe", "pipe"],
+    // A group of its own: a step is npm and what it runs, and a timeout
+    // or an interrupt must end all of them, not npm alone.
+    detached: true,
   });
+  running.add(child);
   let output = "";
   const keep = (sink) => (chunk) => {
     sink.write(chunk);
@@ -57,11 +71,12 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill("SIGKILL");
+    killGroup(child);
   }, timeout);
-  const [status, signal] = await once(child, "exit").finally(() =>
-    clearTimeout(timer)
-  );
+  const [status, signal] = await once(child, "exit").finally(() => {
+    clearTimeout(timer);
+    running.delete(child);
+  });
   // Unref'd: once the pipes close, this timer must not hold the run open.
   await Promise.race([
     closed,
@@ -92,106 +107,30 @@ async function run(command, args, { cwd = root, timeout = 5 * MINUTE } = {}) {
   );
 }
 
-function testFiles(dir, suffix) {
-  return readdirSync(dir).filter((name) => name.endsWith(suffix)).sort()
-    .map((name) => join(dir, name));
-}
-
-// Installs the packed tarball into a scratch project and imports it the way
-// users do, from each runtime.
-async function smokeTestPackage() {
-  const scratch = mkdtempSync(join(tmpdir(), "ssekit-pack-"));
-  try {
-    await run(
-      "npm",
-      ["pack", join(root, "npm"), "--pack-destination", scratch],
-      {
-        cwd: scratch,
-      },
-    );
-    const tarball = readdirSync(scratch).find((name) => name.endsWith(".tgz"));
-    writeFileSync(
-      join(scratch, "package.json"),
-      JSON.stringify({ name: "smoke", private: true, type: "module" }),
-    );
-    await run("npm", [
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--no-save",
-      `./${tarball}`,
-    ], { cwd: scratch });
-    writeFileSync(
-      join(scratch, "smoke.mjs"),
-      `import { createSSEStream, formatEvent } from "ssekit";
-const text = await createSSEStream([{ event: "hi", data: [1] }]).text();
-if (text !== ":\\n" + formatEvent({ event: "hi", data: [1] })) {
-  throw new Error("unexpected body " + JSON.stringify(text));
-}
-console.log("smoke: imported ssekit and streamed", JSON.stringify(text));
-`,
-    );
-    await run("node", ["smoke.mjs"], { cwd: scratch });
-    await run("bun", ["smoke.mjs"], { cwd: scratch });
-    await run("deno", ["run", "-A", "smoke.mjs"], { cwd: scratch });
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
+// Each step is a package.json script that also runs alone
+// (`npm run test:deno`); this runs them all, in order, even after a
+// failure, so one run shows everything wrong.
 const steps = [
-  ["deno fmt --check", () => run("deno", ["fmt", "--check"])],
-  ["deno lint", () => run("deno", ["lint"])],
-  ["deno check", () => run("deno", ["check", "."])],
+  ["check (fmt, lint, deno check, tsc)", "check"],
+  ["deno test", "test:deno"],
+  ["bun test", "test:bun"],
+  ["node test (compiled)", "test:node"],
+  // Drives Chromium from Node and starts servers on every runtime.
+  ["browser tests (Chromium)", "test:browser", 20 * MINUTE],
   [
-    "tsc: core without runtime types",
-    () => run("tsc", ["-p", "tsconfig.json"]),
+    "package (JSR dry run, doc lint, npm build, publint, attw, import)",
+    "package",
   ],
-  ["deno test", () => run("deno", ["test", "-A", "tests/"])],
-  ["bun test", () => run("bun", ["test", "--timeout", "60000", "./tests/"])],
-  ["node test (compiled)", async () => {
-    rmSync(join(root, ".build"), { recursive: true, force: true });
-    await run("tsc", ["-p", "tsconfig.test.json"]);
-    await run("node", [
-      "--test",
-      ...testFiles(join(root, ".build", "tests"), ".test.js"),
-    ]);
-  }],
-  // Runs on the output the step above compiled; the .browser.ts files drive
-  // Chromium from Node and start servers on every runtime themselves.
-  ["browser tests (Chromium)", async () => {
-    const files = testFiles(
-      join(root, ".build", "tests", "browser"),
-      ".browser.js",
-    );
-    if (files.length === 0) throw new Error("no browser test files compiled");
-    await run("node", ["--test", "--test-concurrency=1", ...files], {
-      timeout: 20 * MINUTE,
-    });
-  }],
-  [
-    "deno publish --dry-run",
-    () => run("deno", ["publish", "--dry-run", "--allow-dirty"]),
-  ],
-  ["deno doc --lint (every entry point)", async () => {
-    const { exports } = JSON.parse(
-      readFileSync(join(root, "deno.json"), "utf8"),
-    );
-    await run("deno", ["doc", "--lint", ...Object.values(exports)]);
-  }],
-  ["npm run build", () => run("npm", ["run", "build"])],
-  ["publint", () => run("publint", ["npm"])],
-  [
-    "attw --profile esm-only",
-    () => run("attw", ["--pack", "npm", "--profile", "esm-only"]),
-  ],
-  ["npm pack + import from node, bun, deno", smokeTestPackage],
-];
+].map(([name, script, timeout = 5 * MINUTE]) => [
+  name,
+  () => run("npm", ["run", "--silent", script], { timeout }),
+]);
 
 setup();
 const failed = [];
-// The Redis store's tests read SSEKIT_REDIS_URL; without it they skip, or
-// fail under CI, so a Redis that cannot start shows up there.
+// The Redis store's tests read SSEKIT_REDIS_URL (scripts/with-redis.mjs
+// starts a Redis only without it); without it they skip, or fail under CI,
+// so a Redis that cannot start shows up there.
 let redis;
 try {
   redis = await startRedis();
