@@ -1,6 +1,8 @@
 // Runs bench/encode.ts, node.ts, parse.ts, relay.ts, hub.ts and
 // memory_topics.ts on Deno, Bun and Node, one runtime at a time so they do
-// not compete for the cores, and writes the combined bench/results.md.
+// not compete for the cores, then bench/relays.ts and bench/topics.ts once
+// each (they run their own Deno and Bun instances on a Redis they start),
+// and writes the combined bench/results.md.
 //
 // Node 20 cannot run TypeScript, so the benchmark is compiled with tsc into
 // .build/bench-out first. Extra arguments (e.g. `--events=10000 --rounds=2`
@@ -24,6 +26,8 @@ const reportPath = join(root, "bench", "results.md");
 const rawPath = join(root, ".build", "bench-results.json");
 // Keeps the whole run near five minutes even if one runtime stalls.
 const RUNTIME_TIMEOUT_MS = 180_000;
+// bench/topics.ts: three phases of 60 s each, plus opening 10,000 streams.
+const TOPICS_TIMEOUT_MS = 600_000;
 const forwarded = process.argv.slice(2).filter((arg) => arg !== "--json");
 const env = {
   ...process.env,
@@ -285,6 +289,21 @@ async function main() {
         results ?? `## ${file} (${runtime.name})\n\nFailed: ${error.message}\n`,
       );
     }
+  }
+  // Once: it is its own harness of a Deno and a Bun instance.
+  console.error("\n== topics (Deno and Bun instances on Redis) ==");
+  try {
+    const results = await run(
+      "deno",
+      ["run", "-A", "bench/topics.ts"],
+      false,
+      TOPICS_TIMEOUT_MS,
+    );
+    sectionsBroken ||= /✗ [^|\s]/.test(results);
+    sections.push(results);
+  } catch (error) {
+    sectionsBroken = true;
+    sections.push(`## topics\n\nFailed: ${error.message}\n`);
   }
   const markdown = report(outcomes) + nodeReport(nodeOutcomes) +
     parseReport(parseOutcomes) + "\n" + sections.join("\n");
