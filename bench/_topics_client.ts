@@ -10,8 +10,11 @@
  * It takes one JSON command per line on stdin and answers each with one
  * JSON line on stdout, `{ id, ok, … }`:
  *
- * - `subscribe { url, topics }`: opens a stream per topic on the instance at
- *   `url`; answers once every response head has come.
+ * - `subscribe { url, topics, probe? }`: opens a stream per topic on the
+ *   instance at `url`; answers once every response head has come. With
+ *   `probe: { redis, prefix }`, also subscribes one connection of its own
+ *   to those topics' shard channels on that Redis: the time an event takes
+ *   to reach Redis's pub/sub, apart from the time through the instance.
  * - `publish { seconds, rate, rounds, hot?, hotRate? }`: publishes `rate`
  *   events/s spread round-robin over its other topics and `hotRate`/s to
  *   the topic `hot`, each in one POST per 10 ms tick, one at a time, over a
@@ -163,6 +166,8 @@ interface Phase {
   /** Latencies in ms, per round of their publish time. */
   quiet: number[][];
   hotLatencies: number[][];
+  /** The quiet events' latencies to the Redis probe, per round. */
+  probe: number[][];
   received: number;
   lost: number;
   repeated: number;
@@ -196,12 +201,16 @@ function onEvent(sub: Subscriber, data: string, now: number): void {
   }
   if (n >= sub.next) sub.next = n + 1;
   const at = Number(sent);
-  const round = Math.min(
+  (topic === current.hot ? current.hotLatencies : current.quiet)[
+    roundOf(current, at)
+  ].push(now - at);
+}
+
+/** The round of an event published at `at`. */
+function roundOf(current: Phase, at: number): number {
+  return Math.min(
     current.rounds - 1,
     Math.max(0, Math.floor((at - current.start) / current.roundMs)),
-  );
-  (topic === current.hot ? current.hotLatencies : current.quiet)[round].push(
-    now - at,
   );
 }
 
@@ -239,7 +248,98 @@ function open(
   return socket;
 }
 
-async function subscribe(url: URL, topics: string[]): Promise<object> {
+// ---------------------------------------------------------------------------
+// The Redis probe: its own subscription to the topics' shard channels, so
+// the time to Redis's pub/sub shows apart from the time through instance A.
+
+let probe: Socket | undefined;
+
+/**
+ * One RESP value of `text` from `at`: the value and where the next one
+ * starts, or undefined while it is incomplete.
+ */
+function resp(text: string, at: number): [unknown, number] | undefined {
+  const end = text.indexOf("\r\n", at);
+  if (end === -1) return undefined;
+  const head = text.slice(at + 1, end);
+  switch (text[at]) {
+    case "*": {
+      const items: unknown[] = [];
+      let next = end + 2;
+      for (let i = 0; i < Number(head); i++) {
+        const item = resp(text, next);
+        if (!item) return undefined;
+        items.push(item[0]);
+        next = item[1];
+      }
+      return [items, next];
+    }
+    case "$": {
+      const length = Number(head);
+      if (length < 0) return [null, end + 2];
+      if (text.length < end + 2 + length + 2) return undefined;
+      return [text.slice(end + 2, end + 2 + length), end + 2 + length + 2];
+    }
+    default: // + - :
+      return [text[at] === "-" ? new Error(head) : head, end + 2];
+  }
+}
+
+function command(words: string[]): string {
+  return `*${words.length}\r\n` +
+    words.map((word) => `$${word.length}\r\n${word}\r\n`).join("");
+}
+
+/** Subscribes the probe to `channels` on the Redis at `url`. */
+function startProbe(url: URL, channels: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = probe = connect({
+      host: url.hostname,
+      port: Number(url.port),
+      noDelay: true,
+    });
+    socket.setEncoding("latin1");
+    let text = "";
+    let subscribed = 0;
+    socket.on("data", (input: string) => {
+      const now = performance.now();
+      text += input;
+      let at = 0;
+      for (let value; (value = resp(text, at));) {
+        at = value[1];
+        const [kind, , payload] = value[0] as [string, string, unknown];
+        if (kind === "smessage") onProbe(payload as string, now);
+        else if (kind === "ssubscribe") {
+          if (++subscribed === channels.length) resolve();
+        } else if (value[0] instanceof Error) reject(value[0]);
+      }
+      text = text.slice(at);
+    });
+    socket.once("error", reject);
+    for (let i = 0; i < channels.length; i += 500) {
+      socket.write(
+        command(["SSUBSCRIBE", ...channels.slice(i, i + 500)]),
+      );
+    }
+  });
+}
+
+/** A published entry, `[id, field, value, …]` as JSON, seen by the probe. */
+function onProbe(payload: string, now: number): void {
+  const current = phase;
+  if (!current) return;
+  const fields = JSON.parse(payload) as string[];
+  const [topic, , sent] = fields[fields.indexOf("data") + 1].split(" ");
+  if (topic === current.hot) return;
+  const at = Number(sent);
+  current.probe[roundOf(current, at)].push(now - at);
+}
+
+async function subscribe(
+  url: URL,
+  topics: string[],
+  probeAt?: { redis: string; prefix: string },
+): Promise<object> {
   const errors: string[] = [];
   let failed = 0;
   const start = performance.now();
@@ -293,6 +393,12 @@ async function subscribe(url: URL, topics: string[]): Promise<object> {
       while (index < topics.length) await one(topics[index++]);
     }),
   );
+  if (probeAt) {
+    await startProbe(
+      new URL(probeAt.redis),
+      topics.map((topic) => `${probeAt.prefix}{t:${topic}}`),
+    );
+  }
   return {
     subscribed: topics.length - failed,
     failed,
@@ -398,6 +504,7 @@ async function publish(command: PublishCommand): Promise<object> {
     hot,
     quiet: Array.from({ length: rounds }, () => []),
     hotLatencies: Array.from({ length: rounds }, () => []),
+    probe: Array.from({ length: rounds }, () => []),
     received: 0,
     lost: 0,
     repeated: 0,
@@ -469,6 +576,7 @@ async function publish(command: PublishCommand): Promise<object> {
     ],
     quiet: rounded(current.quiet),
     hot: rounded(current.hotLatencies),
+    probe: rounded(current.probe),
     lagP99: quantile(lags, 0.99),
     lagMax: Math.max(...lags),
     quietRoundTrip: roundTrips(quietResult),
@@ -489,6 +597,8 @@ function unsubscribe(): object {
     sub.closed = true;
     sub.socket.destroy();
   }
+  probe?.destroy();
+  probe = undefined;
   const count = subscribers.length;
   subscribers.length = 0;
   byTopic.clear();
@@ -600,7 +710,13 @@ async function churn(command: ChurnCommand): Promise<object> {
 // ---------------------------------------------------------------------------
 
 type Command =
-  | { id: number; cmd: "subscribe"; url: string; topics: string[] }
+  | {
+    id: number;
+    cmd: "subscribe";
+    url: string;
+    topics: string[];
+    probe?: { redis: string; prefix: string };
+  }
   | ({ id: number; cmd: "publish" } & PublishCommand)
   | { id: number; cmd: "unsubscribe" }
   | ({ id: number; cmd: "churn" } & ChurnCommand)
@@ -609,7 +725,11 @@ type Command =
 async function run(command: Command): Promise<object> {
   switch (command.cmd) {
     case "subscribe":
-      return await subscribe(new URL(command.url), command.topics);
+      return await subscribe(
+        new URL(command.url),
+        command.topics,
+        command.probe,
+      );
     case "publish":
       return await publish(command);
     case "unsubscribe":

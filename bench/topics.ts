@@ -320,6 +320,8 @@ interface Bench {
   clients: ClientProcess[];
   /** Starts an instance A like the first. */
   startA(): Promise<Instance>;
+  /** The stores' key prefix. */
+  prefix: string;
 }
 
 /** Each instance's Redis connections by name, from `CLIENT LIST`. */
@@ -397,6 +399,7 @@ interface ClientPhase {
   errors: string[];
   quiet: number[][];
   hot: number[][];
+  probe: number[][];
   lagP99: number;
   lagMax: number;
   /** p50 and p99 of the POSTs' round trips, ms. */
@@ -486,6 +489,8 @@ interface PhaseResult {
   received: number;
   quiet: Latencies | undefined;
   hot: Latencies | undefined;
+  /** The quiet events at a plain Redis subscriber (the client's probe). */
+  probe: Latencies | undefined;
   check: string[];
   seconds: number;
   /** CPU seconds used in the phase, per process; others: the rest of the machine. */
@@ -495,6 +500,16 @@ interface PhaseResult {
   hotRoundTrip?: [number, number];
   largestBatch: number;
   redisTop: string;
+}
+
+/** The clients' POST round trips: the median p50 and the largest p99. */
+function roundTrips(
+  each: ([number, number] | undefined)[],
+): [number, number] | undefined {
+  const given = each.filter((rt) => rt !== undefined);
+  return given.length
+    ? [median(given.map((rt) => rt[0])), Math.max(...given.map((rt) => rt[1]))]
+    : undefined;
 }
 
 async function publishPhase(
@@ -522,7 +537,7 @@ async function publishPhase(
   const statsAfter = await commandStats(bench);
   const sum = (key: keyof ClientPhase) =>
     replies.reduce((n, reply) => n + (reply[key] as number), 0);
-  const merge = (key: "quiet" | "hot") =>
+  const merge = (key: "quiet" | "hot" | "probe") =>
     Array.from(
       { length: ROUNDS },
       (_, round) => replies.flatMap((reply) => reply[key][round]),
@@ -554,12 +569,13 @@ async function publishPhase(
     received: sum("received"),
     quiet: latencies(merge("quiet")),
     hot: hot ? latencies(merge("hot")) : undefined,
+    probe: latencies(merge("probe")),
     check,
     seconds: after.wall - before.wall,
     cpu: cpuUsed(before, after),
     clientLagP99: Math.max(...replies.map((reply) => reply.lagP99)),
-    quietRoundTrip: replies[0].quietRoundTrip,
-    hotRoundTrip: replies[0].hotRoundTrip,
+    quietRoundTrip: roundTrips(replies.map((reply) => reply.quietRoundTrip)),
+    hotRoundTrip: roundTrips(replies.map((reply) => reply.hotRoundTrip)),
     largestBatch: Math.max(...replies.map((reply) => reply.largestBatch)),
     redisTop: topCommands(statsBefore, statsAfter),
   };
@@ -580,6 +596,7 @@ async function subscribeAll(
         cmd: "subscribe",
         url: bench.a.url,
         topics: shares[i],
+        probe: { redis: bench.redis.url, prefix: bench.prefix },
       }, SETTLE_MS * 2)
     ),
   );
@@ -821,6 +838,30 @@ function latencyTable(phases: PhaseResult[], baseline: PhaseResult): string {
   );
 }
 
+/** Where a quiet event's latency accrues: publishing, Redis, instance A. */
+function splitTable(phases: PhaseResult[]): string {
+  const pair = (values: [number, number] | undefined) =>
+    values ? `${ms(values[0])} / ${ms(values[1])}` : "—";
+  const of = (lat: Latencies | undefined) =>
+    lat ? pair([lat.allP50, lat.allP99]) : "—";
+  return table(
+    [
+      "case",
+      "POST to B answered, per POST (quiet)",
+      "per POST (hot)",
+      "at a plain Redis subscriber",
+      "delivered by A",
+    ],
+    phases.map((p) => [
+      p.name,
+      pair(p.quietRoundTrip),
+      pair(p.hotRoundTrip),
+      of(p.probe),
+      of(p.quiet),
+    ]),
+  );
+}
+
 function costTable(phases: PhaseResult[]): string {
   return table(
     [
@@ -834,7 +875,6 @@ function costTable(phases: PhaseResult[]): string {
       "client CPU",
       "other processes' CPU",
       "client tick lag p99",
-      "POST to B p50 / p99 (quiet; hot)",
       "largest POST",
       "Redis's busiest commands",
     ],
@@ -849,9 +889,6 @@ function costTable(phases: PhaseResult[]): string {
       percent(p.cpu.client, p.seconds),
       percent(p.cpu.others, p.seconds),
       `${ms(p.clientLagP99)} ms`,
-      [p.quietRoundTrip, p.hotRoundTrip].filter((rt) => rt).map((rt) =>
-        `${ms(rt![0])} / ${ms(rt![1])}`
-      ).join("; ") + " ms",
       `${p.largestBatch.toLocaleString("en-US")} events`,
       p.redisTop,
     ]),
@@ -1020,6 +1057,7 @@ async function setUp(): Promise<Running> {
       b,
       clients,
       startA,
+      prefix,
     };
     const version = sh(`${CLIENT_RUNTIME} --version | head -1`).trim();
     return {
@@ -1148,6 +1186,10 @@ function fanOutReport(bench: Bench, part: FanOutPart): string {
 Every delivery is checked before timings count: each stream must get its own topic's events 0, 1, 2, … with none missing, repeated or out of order (check column). Latencies are split into ${ROUNDS} rounds by publish time; "p99 × baseline" compares with one topic and one subscriber at the same rate, measured first in the same run (after a ${WARM_UP_SECONDS} s warm-up).
 
 ${latencyTable(phases, baseline)}
+
+The quiet events' latency in parts, p50 / p99 in ms: until B answered their POST (the append's round trip to Redis: B's queue, Redis's work), until a plain Redis subscriber in the client process got them from their shard channels (a raw connection of its own, \`SSUBSCRIBE\`d to the same topics), and until A delivered them (the table above).
+
+${splitTable(phases)}
 
 ## Where the time goes
 
