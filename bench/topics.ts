@@ -229,6 +229,7 @@ async function startInstance(
   });
   const instance = { name, child, url: child.url, pid: 0, runtime: "" };
   const { pid, runtime } = await stats(instance);
+  log(`instance ${name}: ${runtime}, pid ${pid}, ${child.url}`);
   return { ...instance, pid, runtime };
 }
 
