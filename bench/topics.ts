@@ -79,6 +79,8 @@ if (CLIENT_RUNTIME !== "bun" && CLIENT_RUNTIME !== "deno") {
 }
 const BASELINE_SECONDS = Math.min(SECONDS, 10);
 const WARM_UP_SECONDS = 2;
+// How long each process's CPU is read without publishing, for comparison.
+const IDLE_SECONDS = Math.min(SECONDS, 5);
 const TARGET_P99_MS = 50;
 const TARGET_CONNECTIONS = 4;
 // Churn: A's RSS and heap count as back at their baseline within this share.
@@ -470,6 +472,9 @@ function readCpu(bench: Bench): CpuReading {
   };
 }
 
+/** CPU seconds per process over `seconds`; others: the rest of the machine. */
+type Cpu = ReturnType<typeof cpuUsed> & { seconds: number };
+
 function cpuUsed(before: CpuReading, after: CpuReading) {
   const a = after.a - before.a;
   const b = after.b - before.b;
@@ -496,6 +501,8 @@ interface PhaseResult {
   seconds: number;
   /** CPU seconds used in the phase, per process; others: the rest of the machine. */
   cpu: { a: number; b: number; redis: number; client: number; others: number };
+  /** The same, measured without publishing just before. */
+  idle: Cpu | undefined;
   clientLagP99: number;
   quietRoundTrip?: [number, number];
   hotRoundTrip?: [number, number];
@@ -513,12 +520,21 @@ function roundTrips(
     : undefined;
 }
 
+/** CPU per process over a few seconds without publishing. */
+async function idleCpu(bench: Bench): Promise<Cpu> {
+  const before = readCpu(bench);
+  await sleep(IDLE_SECONDS * 1_000);
+  const after = readCpu(bench);
+  return { ...cpuUsed(before, after), seconds: after.wall - before.wall };
+}
+
 async function publishPhase(
   bench: Bench,
   name: string,
   topics: number,
   seconds: number,
   hot?: string,
+  idle?: Cpu,
 ): Promise<PhaseResult> {
   log(`${name}: ${seconds} s`);
   const statsBefore = await commandStats(bench);
@@ -574,6 +590,7 @@ async function publishPhase(
     check,
     seconds: after.wall - before.wall,
     cpu: cpuUsed(before, after),
+    idle,
     clientLagP99: Math.max(...replies.map((reply) => reply.lagP99)),
     quietRoundTrip: roundTrips(replies.map((reply) => reply.quietRoundTrip)),
     hotRoundTrip: roundTrips(replies.map((reply) => reply.hotRoundTrip)),
@@ -702,7 +719,7 @@ interface ChurnResult {
   /** Connections the kernel dropped for full listen queues, machine-wide. */
   overflows: number;
   replies: ClientChurn[];
-  cpu: ReturnType<typeof cpuUsed> & { seconds: number };
+  cpu: Cpu;
 }
 
 function runChurn(
@@ -867,8 +884,8 @@ function costTable(phases: PhaseResult[]): string {
   return table(
     [
       "case",
-      "A CPU / delivery",
-      "A CPU",
+      "A CPU / delivery (above idle)",
+      "A CPU (idle)",
       "B CPU / publish",
       "B CPU",
       "Redis CPU / publish",
@@ -881,8 +898,21 @@ function costTable(phases: PhaseResult[]): string {
     ],
     phases.map((p) => [
       p.name,
-      `${fixed(1e6 * p.cpu.a / Math.max(1, p.received), 1)} µs`,
-      percent(p.cpu.a, p.seconds),
+      `${fixed(1e6 * p.cpu.a / Math.max(1, p.received), 1)} µs${
+        p.idle
+          ? ` (${
+            fixed(
+              1e6 *
+                Math.max(0, p.cpu.a - p.idle.a * p.seconds / p.idle.seconds) /
+                Math.max(1, p.received),
+              1,
+            )
+          } µs)`
+          : ""
+      }`,
+      `${percent(p.cpu.a, p.seconds)}${
+        p.idle ? ` (${percent(p.idle.a, p.idle.seconds)})` : ""
+      }`,
       `${fixed(1e6 * p.cpu.b / Math.max(1, p.published), 1)} µs`,
       percent(p.cpu.b, p.seconds),
       `${fixed(1e6 * p.cpu.redis / Math.max(1, p.published), 1)} µs`,
@@ -1105,6 +1135,8 @@ async function fanOutPart(bench: Bench): Promise<FanOutPart> {
     "baseline: 1 topic",
     1,
     BASELINE_SECONDS,
+    undefined,
+    await idleCpu(bench),
   );
   await unsubscribeAll(bench);
   const baselineSettle = await settle(bench);
@@ -1118,11 +1150,14 @@ async function fanOutPart(bench: Bench): Promise<FanOutPart> {
   await sleep(1_000);
   const loaded = await sample(bench, true);
   const held = await connections(bench);
+  const idleLoaded = await idleCpu(bench);
   const fanOut = await publishPhase(
     bench,
     `${TOPICS.toLocaleString("en-US")} topics`,
     TOPICS,
     SECONDS,
+    undefined,
+    idleLoaded,
   );
   fanOut.check.unshift(...subscribed.errors);
   const starved = await publishPhase(
@@ -1131,6 +1166,7 @@ async function fanOutPart(bench: Bench): Promise<FanOutPart> {
     TOPICS,
     SECONDS,
     topics[0],
+    idleLoaded,
   );
   const heldAfter = await connections(bench);
   const rssAfter = rss(bench.a.pid);
@@ -1194,7 +1230,7 @@ ${splitTable(phases)}
 
 ## Where the time goes
 
-CPU is utime + stime from /proc/<pid>/stat over the phase, as a share of one core; per delivery (A) it is divided by the events delivered, per publish (B, Redis) by the events published. "Other processes" is the machine's busy time (/proc/stat) minus these processes'. Redis's busiest commands come from \`INFO commandstats\` (time per call is wall time inside Redis).
+CPU is utime + stime from /proc/<pid>/stat over the phase, as a share of one core; per delivery (A) it is divided by the events delivered, per publish (B, Redis) by the events published. A's CPU was also read for ${IDLE_SECONDS} s without publishing, with the same subscribers, just before (in brackets): "above idle" leaves that out. "Other processes" is the machine's busy time (/proc/stat) minus these processes'. Redis's busiest commands come from \`INFO commandstats\` (time per call is wall time inside Redis).
 
 ${costTable(phases)}
 
