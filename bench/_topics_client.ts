@@ -316,6 +316,7 @@ function startProbe(url: URL, channels: string[]): Promise<void> {
       text = text.slice(at);
     });
     socket.once("error", reject);
+    if (channels.length === 0) resolve();
     for (let i = 0; i < channels.length; i += 500) {
       socket.write(
         command(["SSUBSCRIBE", ...channels.slice(i, i + 500)]),

@@ -2,34 +2,42 @@
  * Topics at scale: two hub instances on one Redis, over real sockets on
  * 127.0.0.1 (issue 13, section 4, parts 1 and 3).
  *
- * - Instance A (Deno, `Deno.serve`) serves one subscriber on each of
- *   `--topics` topics (10,000), held by raw-socket clients in their own
+ * - Part 1. Instance A (Deno, `Deno.serve`) serves one subscriber on each
+ *   of `--topics` topics (10,000), held by raw-socket clients in their own
  *   process(es) (bench/_topics_client.ts), which publish through instance B
  *   (Bun, `Bun.serve`): `--rate` events/s (200) spread over the topics,
  *   each stamped with its publish time; latency is publish → arrival at the
  *   client, on the client's clock. Every delivery is checked (each topic's
  *   events in order, none missing, none repeated) before timings count.
  *   Reported: Redis connections per instance (`CLIENT LIST`, matched to
- *   processes through `ss -tnp`), latency p50/p99, server CPU per delivery
+ *   processes through `ss -tnp`), latency p50/p99 against a one-topic
+ *   baseline from the same run, the same events at a plain Redis
+ *   subscriber (where the time goes), CPU per delivery and per publish
  *   (/proc/<pid>/stat), memory per subscriber (RSS growth / subscribers).
- * - Starvation: the same, plus one topic at `--hot-rate` events/s (10,000).
- * - Churn: `--churn-rate` (1,000) short-lived streams per second, each to a
- *   fresh topic, for `--seconds`; Redis connections, A's RSS and heap, and
- *   TIME_WAIT sockets toward Redis before, during and after.
+ *   Then starvation: the same, plus one topic at `--hot-rate` events/s
+ *   (10,000) from a publisher connection of its own.
+ * - Part 3. Churn on a fresh instance A, after a short warm-up churn:
+ *   `--churn-rate` (1,000) short-lived streams per second, each to a fresh
+ *   topic, for `--seconds`; Redis connections, A's RSS and heap, TIME_WAIT
+ *   sockets toward Redis and A's accept queue before, during and after.
  *
- * A baseline measured first in the same run (one topic, one subscriber, the
- * same rate) gives the latencies a reference. Redis is started here
- * (scripts/redis.mjs), and every child gets an open-files limit of at least
- * what its sockets need (`ulimit -n` in an `sh -c` wrapper).
+ * Redis is started here (scripts/redis.mjs), and every child gets an
+ * open-files limit of at least what its sockets need (`ulimit -n` in an
+ * `sh -c` wrapper).
  *
- * Run: `deno run -A bench/topics.ts` (with node_modules/.bin on PATH for
- * `bun`). Options: `--topics=N`, `--seconds=N` (each of the three phases),
- * `--rate=N`, `--hot-rate=N`, `--churn-rate=N`, `--rounds=N`,
- * `--clients=N` (client processes), `--only=fan-out|churn` (one part),
- * `--hold=MS` (how long a churn stream
- * stays open after its head), `--keep-alive=MS|off`, `--max-queue=N` (the
- * hubs' maxQueue), `--client=bun|deno`;
- * `--quick` is a smoke run (1,000 topics, 5 s phases). Prints markdown.
+ * Run: `deno run -A bench/topics.ts`, with node_modules/.bin on PATH (for
+ * `bun`). Options:
+ *
+ * - `--topics=N`, `--seconds=N` (each phase), `--rate=N`, `--hot-rate=N`,
+ *   `--churn-rate=N`, `--rounds=N`: the sizes;
+ * - `--quick`: a smoke run (1,000 topics, 5 s phases);
+ * - `--only=fan-out|churn`: one part;
+ * - `--clients=N`: client processes; `--client=bun|deno`: their runtime;
+ * - `--hold=MS`: how long a churn stream stays open after its head;
+ * - `--keep-alive=MS|off`, `--max-queue=N`: the instances' stream and hub
+ *   options.
+ *
+ * Prints markdown.
  *
  * @module
  */
@@ -325,6 +333,8 @@ interface Bench {
   startA(): Promise<Instance>;
   /** The stores' key prefix. */
   prefix: string;
+  /** How many topics each client holds a stream of. */
+  topicsPerClient: number[];
 }
 
 /** Each instance's Redis connections by name, from `CLIENT LIST`. */
@@ -544,7 +554,9 @@ async function publishPhase(
       client.call<ClientPhase>({
         cmd: "publish",
         seconds,
-        rate: RATE / bench.clients.length,
+        // Each client's share of the rate is its share of the topics.
+        rate: RATE * bench.topicsPerClient[i] /
+          Math.max(1, bench.topicsPerClient.reduce((n, t) => n + t, 0)),
         rounds: ROUNDS,
         ...(hot && i === 0 ? { hot, hotRate: HOT_RATE } : {}),
       }, (seconds + 60) * 1_000)
@@ -605,15 +617,20 @@ async function subscribeAll(
   topics: string[],
 ): Promise<{ seconds: number; errors: string[] }> {
   const start = performance.now();
-  const shares = bench.clients.map((_, i) =>
-    topics.filter((_, t) => t % bench.clients.length === i)
-  );
+  // A client without topics (one topic, two clients) is left out.
+  const shares = bench.clients.map((client, i) => ({
+    client,
+    topics: topics.filter((_, t) => t % bench.clients.length === i),
+  }));
+  shares.forEach((share, i) => bench.topicsPerClient[i] += share.topics.length);
   const replies = await Promise.all(
-    bench.clients.map((client, i) =>
+    shares.filter((share) => share.topics.length > 0).map((
+      { client, topics },
+    ) =>
       client.call<{ failed: number; errors: string[] }>({
         cmd: "subscribe",
         url: bench.a.url,
-        topics: shares[i],
+        topics,
         probe: { redis: bench.redis.url, prefix: bench.prefix },
       }, SETTLE_MS * 2)
     ),
@@ -1089,6 +1106,7 @@ async function setUp(): Promise<Running> {
       clients,
       startA,
       prefix,
+      topicsPerClient: clients.map(() => 0),
     };
     const version = sh(`${CLIENT_RUNTIME} --version | head -1`).trim();
     return {
@@ -1105,6 +1123,7 @@ async function setUp(): Promise<Running> {
 }
 
 function unsubscribeAll(bench: Bench): Promise<unknown> {
+  bench.topicsPerClient.fill(0);
   return Promise.all(
     bench.clients.map((c) => c.call({ cmd: "unsubscribe" }, 10_000)),
   );
