@@ -58,16 +58,22 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import * as scripts from "../src/redis/_scripts.ts";
 import { type Child, root, spawnChild } from "../tests/_child.ts";
 import { within } from "../tests/_util.ts";
+import {
+  type CommandStats,
+  commandStats,
+  cpuSeconds,
+  type JsonWorker,
+  machineSeconds,
+  startJsonWorker,
+} from "./_proc.ts";
 import {
   fixed,
   median,
@@ -139,19 +145,6 @@ const env = {
 // ---------------------------------------------------------------------------
 // What /proc and Redis say
 
-const CLOCK_TICKS = Number(
-  spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout,
-) || 100;
-
-/** CPU seconds (user + system, every thread) a process has used. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name, which may hold spaces: utime is [11],
-  // stime [12].
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
 /**
  * Seconds the main thread of a process (where JavaScript runs, and Redis's
  * commands) spent runnable but waiting for a CPU: a process that waits long
@@ -160,29 +153,6 @@ function cpuSeconds(pid: number): number {
 function waitSeconds(pid: number): number {
   const [, waited] = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ");
   return Number(waited) / 1e9;
-}
-
-/** The machine's busy and total CPU seconds, over every core. */
-function machineSeconds(): { busy: number; total: number } {
-  const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line
-    .split(/\s+/).slice(1, 9).map(Number);
-  const busy = user + nice + system + irq + softirq + steal;
-  return {
-    busy: busy / CLOCK_TICKS,
-    total: (busy + idle + iowait) / CLOCK_TICKS,
-  };
-}
-
-type CommandStats = Map<string, { calls: number; usec: number }>;
-
-async function commandStats(admin: Redis): Promise<CommandStats> {
-  const info = await admin.info("commandstats");
-  const result: CommandStats = new Map();
-  for (const match of info.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g)) {
-    result.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return result;
 }
 
 async function redisCpuSeconds(admin: Redis): Promise<number> {
@@ -305,68 +275,15 @@ async function startService(
 }
 
 /** A follower process, driven by JSON lines (see bench/_relays_client.ts). */
-interface ClientProcess {
-  pid: number;
-  call<T>(command: object, timeoutMs: number): Promise<T>;
-  stop(): Promise<void>;
-}
+type ClientProcess = JsonWorker;
 
-async function startClient(): Promise<ClientProcess> {
-  const child: ChildProcess = spawn("bun", ["bench/_relays_client.ts"], {
-    cwd: root(),
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const waiting = new Map<number, (reply: Record<string, unknown>) => void>();
-  let ready!: () => void;
-  const started = new Promise<void>((resolve) => ready = resolve);
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    const reply = JSON.parse(line) as Record<string, unknown>;
-    if (reply.ready) return ready();
-    waiting.get(reply.id as number)?.(reply);
-  });
-  let ids = 0;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    await within(
-      Promise.race([
-        started,
-        exited.then(() => {
-          throw new Error("the follower process exited before it was ready");
-        }),
-      ]),
-      30_000,
-      "follower process start",
-    );
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
-  }
-  return {
-    pid: child.pid!,
-    stop,
-    async call<T>(command: object, timeoutMs: number): Promise<T> {
-      const id = ++ids;
-      const reply = new Promise<Record<string, unknown>>((resolve) =>
-        waiting.set(id, resolve)
-      );
-      child.stdin!.write(JSON.stringify({ id, ...command }) + "\n");
-      try {
-        const result = await within(reply, timeoutMs, "a round of followers");
-        if (!result.ok) throw new Error(`followers: ${result.error}`);
-        return result as T;
-      } finally {
-        waiting.delete(id);
-      }
-    },
-  };
+function startClient(): Promise<ClientProcess> {
+  return startJsonWorker(
+    "bun",
+    ["bench/_relays_client.ts"],
+    env,
+    "follower process",
+  );
 }
 
 interface Setup {

@@ -42,14 +42,20 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { type Child, root, spawnChild } from "../tests/_child.ts";
-import { within } from "../tests/_util.ts";
+import {
+  type CommandStats,
+  commandStats,
+  cpuSeconds,
+  type JsonWorker,
+  machineSeconds,
+  startJsonWorker,
+} from "./_proc.ts";
 import {
   fixed,
   median,
@@ -110,19 +116,6 @@ const env = {
 
 // ---------------------------------------------------------------------------
 // What /proc and ss say about a process
-
-const CLOCK_TICKS = Number(
-  spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout,
-) || 100;
-
-/** CPU seconds (user + system, every thread) a process has used. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name, which may hold spaces: state is [0],
-  // utime [11], stime [12].
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 function rss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -244,75 +237,14 @@ async function startInstance(
 }
 
 /** A client process, driven by JSON lines (see bench/_topics_client.ts). */
-interface ClientProcess {
-  pid: number;
-  call<T>(command: object, timeoutMs: number): Promise<T>;
-  stop(): Promise<void>;
-}
+type ClientProcess = JsonWorker;
 
-async function startClient(
-  b: Instance,
-  limit: number,
-): Promise<ClientProcess> {
+function startClient(b: Instance, limit: number): Promise<ClientProcess> {
   const runtime = CLIENT_RUNTIME === "deno"
     ? ["deno", "run", "-A", "bench/_topics_client.ts"]
     : ["bun", "bench/_topics_client.ts"];
-  const [command, commandArgs] = limited(limit, [...runtime, b.url]);
-  const child: ChildProcess = spawn(command, commandArgs, {
-    cwd: root(),
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const waiting = new Map<number, (reply: Record<string, unknown>) => void>();
-  let ready!: () => void;
-  const started = new Promise<void>((resolve) => ready = resolve);
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    if (line === "ready") return ready();
-    const reply = JSON.parse(line) as Record<string, unknown>;
-    waiting.get(reply.id as number)?.(reply);
-  });
-  let ids = 0;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  try {
-    await within(
-      Promise.race([
-        started,
-        exited.then(() => {
-          throw new Error("the client exited before it was ready");
-        }),
-      ]),
-      30_000,
-      "client start",
-    );
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw error;
-  }
-  return {
-    pid: child.pid!,
-    stop,
-    async call<T>(command: object, timeoutMs: number): Promise<T> {
-      const id = ++ids;
-      const reply = new Promise<Record<string, unknown>>((resolve) =>
-        waiting.set(id, resolve)
-      );
-      child.stdin!.write(JSON.stringify({ id, ...command }) + "\n");
-      try {
-        const result = await within(reply, timeoutMs, JSON.stringify(command));
-        if (!result.ok) throw new Error(`client: ${result.error}`);
-        return result as T;
-      } finally {
-        waiting.delete(id);
-      }
-    },
-  };
+  const [command, args] = limited(limit, [...runtime, b.url]);
+  return startJsonWorker(command, args, env, "client");
 }
 
 // ---------------------------------------------------------------------------
@@ -369,17 +301,6 @@ const byName = (connections: Connections) =>
 async function shardChannels(bench: Bench): Promise<number> {
   return (await bench.admin.call("PUBSUB", "SHARDCHANNELS") as string[])
     .length;
-}
-
-type CommandStats = Map<string, { calls: number; usec: number }>;
-
-async function commandStats(bench: Bench): Promise<CommandStats> {
-  const info = await bench.admin.info("commandstats");
-  const result: CommandStats = new Map();
-  for (const match of info.matchAll(/cmdstat_(\S+):calls=(\d+),usec=(\d+)/g)) {
-    result.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return result;
 }
 
 /** The commands that took Redis the most time between two readings. */
@@ -461,20 +382,10 @@ interface CpuReading {
   clients: number[];
 }
 
-/** CPU seconds the whole machine has spent busy, over all cores. */
-function machineSeconds(): number {
-  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]
-    .trim().split(/\s+/).map(Number);
-  // user nice system idle iowait irq softirq steal: all but idle and iowait.
-  const busy = ticks.slice(0, 8).reduce((sum, n) => sum + n, 0) - ticks[3] -
-    ticks[4];
-  return busy / CLOCK_TICKS;
-}
-
 function readCpu(bench: Bench): CpuReading {
   return {
     wall: performance.now() / 1_000,
-    machine: machineSeconds(),
+    machine: machineSeconds().busy,
     a: cpuSeconds(bench.a.pid),
     b: cpuSeconds(bench.b.pid),
     redis: cpuSeconds(bench.redisPid),
@@ -547,7 +458,7 @@ async function publishPhase(
   idle?: Cpu,
 ): Promise<PhaseResult> {
   log(`${name}: ${seconds} s`);
-  const statsBefore = await commandStats(bench);
+  const statsBefore = await commandStats(bench.admin);
   const before = readCpu(bench);
   const replies = await Promise.all(
     bench.clients.map((client, i) =>
@@ -563,7 +474,7 @@ async function publishPhase(
     ),
   );
   const after = readCpu(bench);
-  const statsAfter = await commandStats(bench);
+  const statsAfter = await commandStats(bench.admin);
   const sum = (key: keyof ClientPhase) =>
     replies.reduce((n, reply) => n + (reply[key] as number), 0);
   const merge = (key: "quiet" | "hot" | "probe") =>
