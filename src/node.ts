@@ -317,14 +317,15 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-// Calls the handler in a frame of its own, so the Request is garbage once
-// the Response exists unless the handler keeps it.
+// Calls the handler in a frame of its own, so the Response is garbage once
+// its body is taken.
 async function handle(
   handler: NodeHandler,
   req: IncomingMessage,
   res: ServerResponse,
   signal: AbortSignal,
   onError: (error: unknown) => void,
+  keep: (request: Request) => void,
 ): Promise<Response | undefined> {
   let request: Request;
   try {
@@ -333,6 +334,7 @@ async function handle(
     sendText(res, 400, "Bad Request");
     return undefined;
   }
+  keep(request);
   try {
     const response = await handler(request, { req, res });
     if (response instanceof Response) return response;
@@ -363,8 +365,9 @@ async function begin(
   signal: AbortSignal,
   onError: (error: unknown) => void,
   closed: () => boolean,
+  keep: (request: Request) => void,
 ): Promise<Outgoing | undefined> {
-  const response = await handle(handler, req, res, signal, onError);
+  const response = await handle(handler, req, res, signal, onError, keep);
   if (!response) return undefined;
   if (closed()) {
     response.body?.cancel(signal.reason).catch(noop);
@@ -433,6 +436,12 @@ async function respond(
   // Assigned once, below, but read by the close listener before that.
   // deno-lint-ignore prefer-const
   let outgoing: Outgoing | undefined;
+  // Kept until the response is over: a Request's signal follows the one
+  // it was made with only while the Request lives (undici holds the link
+  // weakly), so a handler that kept request.signal alone would never see
+  // it abort once the Request was collected. Held, never read.
+  // deno-lint-ignore no-unused-vars
+  let request: Request | undefined;
   let closed = false;
   // Resolves the wait for "drain", while there is one.
   let wake: (() => void) | undefined;
@@ -453,6 +462,7 @@ async function respond(
       if (outgoing) cancel(outgoing, reason);
       aborter.abort(reason);
     }
+    request = undefined;
     wake?.();
   });
 
@@ -463,6 +473,7 @@ async function respond(
     aborter.signal,
     onError,
     () => closed,
+    (made) => request = made,
   );
   if (!outgoing) return;
   if (closed) {

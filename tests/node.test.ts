@@ -16,7 +16,8 @@ import {
 } from "../src/node.ts";
 import { RawClient } from "./_client.ts";
 import { runtimeName } from "./_server.ts";
-import { deferred, sleep, within } from "./_util.ts";
+import { deferred, sleep, until, within } from "./_util.ts";
+import { collectGarbage } from "./_gc.ts";
 
 async function withNodeServer(
   handler: FetchHandler,
@@ -132,6 +133,47 @@ describe("toNodeListener", () => {
       await within(finallyRan.promise, 1_000, "the producer's finally");
       assert.equal(requestSignal?.aborted, true);
       assert.equal((requestSignal?.reason as Error).name, "AbortError");
+    });
+  });
+
+  test("request.signal aborts when the client leaves, also after a collection took the Request", async () => {
+    // A handler that keeps request.signal but not the Request, as one that
+    // hands the signal to createSSEStream or fetch does. undici's Request
+    // follows the signal it was made with only while it lives.
+    let opened = 0;
+    let aborted = 0;
+    await withNodeServer((request) => {
+      opened++;
+      const { signal } = request;
+      signal.addEventListener("abort", () => aborted++, { once: true });
+      return createSSEStream(
+        async function* () {
+          for (;;) {
+            await sleep(1_000);
+            yield "tick";
+          }
+        }(),
+        { signal },
+      );
+    }, async (_url, port) => {
+      const sockets = Array.from({ length: 20 }, () => {
+        const socket = connect(port, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        return socket;
+      });
+      await until(() => Promise.resolve(opened), (n) => n === 20, "opened");
+      for (let i = 0; i < 5; i++) {
+        collectGarbage();
+        await sleep(20);
+      }
+      for (const socket of sockets) socket.destroy();
+      await until(
+        () => Promise.resolve(aborted),
+        (n) => n === 20,
+        "every request.signal aborted",
+        5_000,
+      );
     });
   });
 
