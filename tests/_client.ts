@@ -23,7 +23,11 @@ export class RawClient {
   #resolveHead!: (head: RawResponse) => void;
   #resolveEnded!: () => void;
 
-  constructor(url: string, headers: Record<string, string> = {}) {
+  constructor(
+    url: string,
+    headers: Record<string, string> = {},
+    { method = "GET", body }: { method?: string; body?: string } = {},
+  ) {
     const { hostname, port, pathname, search } = new URL(url);
     this.response = new Promise((resolve) => this.#resolveHead = resolve);
     this.ended = new Promise((resolve) => this.#resolveEnded = resolve);
@@ -33,13 +37,16 @@ export class RawClient {
     );
     this.#socket.on("error", () => {});
     const lines = [
-      `GET ${pathname}${search} HTTP/1.1`,
+      `${method} ${pathname}${search} HTTP/1.1`,
       `Host: ${hostname}:${port}`,
     ];
+    const bytes = body === undefined ? undefined : Buffer.from(body);
+    if (bytes) lines.push(`Content-Length: ${bytes.length}`);
     for (const [name, value] of Object.entries(headers)) {
       lines.push(`${name}: ${value}`);
     }
     this.#socket.write(lines.join("\r\n") + "\r\n\r\n");
+    if (bytes) this.#socket.write(bytes);
     this.#socket.on("data", (data: Buffer) => this.#receive(data));
   }
 
