@@ -1,19 +1,28 @@
 // The framework recipes of examples/<framework>/, each started as its users
 // start it, on the framework's own server and in a process of its own (the
-// Bun and Deno ones by their documented command), checked over real sockets: the token
-// stream and the relay arrive byte for byte, a client that leaves reaches
-// the producer's `finally` (or the upstream's) within 1 s, and a hub topic
-// resumes after Last-Event-ID with exactly what was missed.
+// Bun and Deno ones by their documented command), checked over real
+// sockets: the token stream and the relay arrive byte for byte, a client
+// that leaves reaches the producer's `finally` (or the upstream's) within
+// 1 s, and a hub topic resumes after Last-Event-ID with exactly what was
+// missed. Then where the frameworks' own SSE helpers fall short, each
+// beside createSSEStream on the same server.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "node:http2";
 import { join } from "node:path";
-import { formatEvent, type SSEEvent } from "../mod.ts";
+import Fastify from "fastify";
+import {
+  createSSEStream,
+  formatEvent,
+  parseSSE,
+  type SSEEvent,
+} from "../mod.ts";
 import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
 import type { RecipeStats } from "../examples/recipe.ts";
 import { type Child, root, spawnChild, spawnScript } from "./_child.ts";
 import { RawClient } from "./_client.ts";
 import { serve, type TestServer } from "./_server.ts";
-import { until } from "./_util.ts";
+import { until, within } from "./_util.ts";
 
 interface Recipe {
   name: string;
@@ -72,14 +81,28 @@ interface UpstreamEnd {
 let upstream: TestServer;
 const upstreamEnds: UpstreamEnd[] = [];
 
+// Hono's streamSSE and Elysia's sse() on Bun.serve, beside createSSEStream.
+// The two quiet streams open first, so that their 15 s of silence pass
+// while the recipes are checked; the test that reads them comes last.
+let bunHelpers: Child;
+let quiet: { hono: RawClient; ssekit: RawClient } | undefined;
+
 before(async () => {
-  upstream = await serve(
-    (request) =>
-      fakeOpenAI(request, { delay: 5, onEnd: (end) => upstreamEnds.push(end) }),
-    "node:http",
+  upstream = await serve((request) =>
+    fakeOpenAI(request, { delay: 5, onEnd: (end) => upstreamEnds.push(end) })
   );
+  bunHelpers = await spawnChild("bun", [join(root(), "tests/_bun_helpers.ts")]);
+  quiet = {
+    hono: new RawClient(new URL("/quiet/hono", bunHelpers.url).href),
+    ssekit: new RawClient(new URL("/quiet/ssekit", bunHelpers.url).href),
+  };
 });
-after(() => upstream.close());
+after(async () => {
+  quiet?.hono.close();
+  quiet?.ssekit.close();
+  await bunHelpers?.stop();
+  await upstream?.close();
+});
 
 for (const recipe of recipes) {
   describe(`examples: ${recipe.name}`, () => {
@@ -96,7 +119,11 @@ for (const recipe of recipes) {
       assert.equal(response.status, 200);
       return ((await response.json()) as { id: string }).id;
     };
-    const post = (path: string, body: object, headers = AUTH) =>
+    const post = (
+      path: string,
+      body: object,
+      headers: Record<string, string> = AUTH,
+    ) =>
       new RawClient(url(path), { ...headers, ...JSON_BODY }, {
         method: "POST",
         body: JSON.stringify(body),
@@ -111,7 +138,7 @@ for (const recipe of recipes) {
     after(() => server?.stop());
 
     test("POST /chat streams the reply intact, behind auth, with CORS", async () => {
-      const refused = post("/chat", { prompt: PROMPT }, {} as typeof AUTH);
+      const refused = post("/chat", { prompt: PROMPT }, {});
       assert.equal((await refused.response).status, 401);
       refused.close();
 
@@ -204,3 +231,103 @@ for (const recipe of recipes) {
     });
   });
 }
+
+describe("where a framework's own helper falls short", () => {
+  const lines = async (path: string) => {
+    const messages = [];
+    const response = await fetch(new URL(path, bunHelpers.url));
+    for await (const message of parseSSE(response)) messages.push(message);
+    return messages.map(({ data }) => data);
+  };
+
+  test("Elysia's sse() does not split multi-line data: the client gets its first line", async () => {
+    assert.deepEqual(await lines("/lines/ssekit"), ["line one\nline two"]);
+    assert.deepEqual(await lines("/lines/elysia"), ["line one"]);
+  });
+
+  test("Hono's streamSSE sends Transfer-Encoding and Connection: over HTTP/2 (@hono/node-server, h2c) its stream fails", async () => {
+    const child = await spawnScript("_hono_h2");
+    const session = connect(child.url);
+    session.on("error", () => {});
+    // A status, or the stream's error; the body read to its end.
+    const get = (path: string) =>
+      within(
+        new Promise<{ status?: number; body: string; error?: string }>(
+          (resolve) => {
+            const result: { status?: number; body: string; error?: string } = {
+              body: "",
+            };
+            const stream = session.request({ ":path": path });
+            stream.setEncoding("utf8");
+            stream.on("response", (headers) => {
+              result.status = Number(headers[":status"]);
+            });
+            stream.on("data", (chunk: string) => result.body += chunk);
+            stream.on("end", () => resolve(result));
+            stream.on("error", (error: Error) => {
+              result.error = error.message;
+              resolve(result);
+            });
+            stream.on("close", () => resolve(result));
+          },
+        ),
+        5_000,
+        `GET ${path} over HTTP/2`,
+      );
+    try {
+      assert.deepEqual(await get("/ssekit"), {
+        status: 200,
+        body: ":\ndata: hi\n\n",
+      });
+      const hono = await get("/hono");
+      assert.notEqual(hono.body, "data: hi\n\n", JSON.stringify(hono));
+      assert.ok(hono.error !== undefined || hono.status !== 200);
+    } finally {
+      session.destroy();
+      await child.stop();
+    }
+  });
+
+  test("Fastify 5's request.signal aborts once a POST's body is read: a stream given it ends at once", async () => {
+    const events = async function* () {
+      for (const data of ["one", "two"]) {
+        yield { data };
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const app = Fastify();
+    app.post(
+      "/signal",
+      (request) => createSSEStream(events(), { signal: request.signal }),
+    );
+    app.post("/no-signal", () => createSSEStream(events()));
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const { port } = app.server.address() as { port: number };
+    try {
+      const post = async (path: string) => {
+        const client = new RawClient(`http://127.0.0.1:${port}${path}`, {
+          "content-type": "application/json",
+        }, { method: "POST", body: "{}" });
+        await within(client.ended, 5_000, `POST ${path}`);
+        client.close();
+        return client.body;
+      };
+      assert.equal(await post("/no-signal"), ":\ndata: one\n\ndata: two\n\n");
+      assert.equal(await post("/signal"), ":\n");
+    } finally {
+      app.server.closeAllConnections();
+      await app.close();
+    }
+  });
+});
+
+test("Hono's streamSSE sends no keep-alive: Bun.serve cuts its stream after 10 s of silence, not createSSEStream's", async () => {
+  const { hono, ssekit } = quiet!;
+  let honoEnded = false;
+  hono.ended.then(() => honoEnded = true);
+  await within(ssekit.ended, 20_000, "the quiet createSSEStream stream");
+  assert.match(ssekit.body, /^:\ndata: first\n\n(:\n)+data: late\n\n$/);
+  await within(hono.closed, 5_000, "the quiet streamSSE stream's end");
+  assert.equal(hono.body, "data: first\n\n");
+  assert.equal(honoEnded, false, "cut, not ended");
+});
