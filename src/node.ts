@@ -337,7 +337,13 @@ async function handle(
   keep(request);
   try {
     const response = await handler(request, { req, res });
-    if (response instanceof Response) return response;
+    // Its tag too, not only instanceof: @hono/node-server replaces
+    // globalThis.Response with a class of its own, and the runtime's
+    // Responses (fetch's among them) are not instances of it.
+    if (
+      response instanceof Response ||
+      Object.prototype.toString.call(response) === "[object Response]"
+    ) return response;
     throw new TypeError(
       `Invalid handler result: expected a Response, got ${describe(response)}`,
     );

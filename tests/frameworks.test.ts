@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:http2";
 import { join } from "node:path";
+import { serve as honoServe } from "@hono/node-server";
 import Fastify from "fastify";
 import {
   createSSEStream,
@@ -21,7 +22,7 @@ import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
 import type { RecipeStats } from "../examples/recipe.ts";
 import { type Child, root, spawnChild, spawnScript } from "./_child.ts";
 import { RawClient } from "./_client.ts";
-import { serve, type TestServer } from "./_server.ts";
+import { serve, type TestServer, withServer } from "./_server.ts";
 import { until, within } from "./_util.ts";
 
 interface Recipe {
@@ -319,6 +320,32 @@ describe("where a framework's own helper falls short", () => {
       await app.close();
     }
   });
+});
+
+test("ssekit/node takes the runtime's own Response after @hono/node-server replaced globalThis.Response", async () => {
+  const { Request: NativeRequest, Response: NativeResponse } = globalThis;
+  // Its default (overrideGlobalObjects): lighter Request and Response
+  // classes, of which the runtime's own are not instances.
+  const hono = honoServe({
+    fetch: () => new Response("hono"),
+    port: 0,
+    hostname: "127.0.0.1",
+  });
+  try {
+    assert.notEqual(globalThis.Response, NativeResponse);
+    // What fetch() returns, as a proxying handler passes it on.
+    const handler = () => new NativeResponse("made by the runtime");
+    await withServer("node:http", handler, async (url) => {
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "made by the runtime");
+    });
+  } finally {
+    hono.close();
+    // Under `bun test`, the test files after this one share its globals.
+    Object.defineProperty(globalThis, "Request", { value: NativeRequest });
+    Object.defineProperty(globalThis, "Response", { value: NativeResponse });
+  }
 });
 
 test("Hono's streamSSE sends no keep-alive: Bun.serve cuts its stream after 10 s of silence, not createSSEStream's", async () => {
