@@ -22,7 +22,8 @@ import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
 import type { RecipeStats } from "../examples/recipe.ts";
 import { type Child, root, spawnChild, spawnScript } from "./_child.ts";
 import { RawClient } from "./_client.ts";
-import { serve, type TestServer, withServer } from "./_server.ts";
+import { startNext } from "./_next.ts";
+import { runtimeName, serve, type TestServer, withServer } from "./_server.ts";
 import { until, within } from "./_util.ts";
 
 interface Recipe {
@@ -31,6 +32,8 @@ interface Recipe {
   script?: string;
   /** Or run as its comment says: the runtime and the example's file. */
   command?: ["bun" | "deno", string];
+  /** Or started by a function of its own, given the relay's upstream. */
+  start?: (upstream: string) => Promise<Child>;
 }
 
 const recipes: Recipe[] = [
@@ -42,6 +45,14 @@ const recipes: Recipe[] = [
   { name: "Hono on Deno", command: ["deno", "examples/hono/deno.ts"] },
   { name: "Elysia on Bun", command: ["bun", "examples/elysia/server.ts"] },
 ];
+// `next start` is Node's server whichever runtime runs the tests: built
+// and checked once, under Node.
+if (runtimeName === "node") {
+  recipes.push({
+    name: "Next.js (next build && next start)",
+    start: startNext,
+  });
+} else console.log("frameworks.test.ts: Next.js is checked under Node");
 
 const AUTH = { authorization: "Bearer secret" };
 const JSON_BODY = { "content-type": "application/json" };
@@ -57,6 +68,7 @@ function wire(tokens: string[]): string {
 
 /** Starts a recipe as a process of its own, listening on a free port. */
 function startRecipe(recipe: Recipe, upstream: string): Promise<Child> {
+  if (recipe.start) return recipe.start(upstream);
   if (recipe.script) {
     return spawnScript("_recipe_server", {
       env: { SSEKIT_RECIPE: recipe.script, SSEKIT_UPSTREAM: upstream },
