@@ -1,10 +1,10 @@
 // examples/next/ as its users run it: `next build`, then `next start`, for
 // tests/frameworks.test.ts. Built in a copy of the files it imports, in a
-// temporary folder, so that the build writes nothing into the repository
-// (.next/, next-env.d.ts) and two test runs don't share one build.
+// folder of its own (.build-next-*, ignored by git), so that the build writes
+// nothing into examples/next/ (.next/, next-env.d.ts) and two test runs
+// don't share one build.
 import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { promisify } from "node:util";
@@ -14,9 +14,6 @@ const run = promisify(execFile);
 
 // What examples/next/ imports, beside the folder itself.
 const SOURCES = [
-  "package.json",
-  // Where Next.js finds the root of what it builds (routes import ../../).
-  "package-lock.json",
   "mod.ts",
   "src",
   "examples/recipe.ts",
@@ -31,7 +28,10 @@ const BUILT = /[/\\](\.next|next-env\.d\.ts|[^/\\]*\.tsbuildinfo)$/;
  * `upstream` as the URL its relay reads; stopping it removes the build.
  */
 export async function startNext(upstream: string): Promise<Child> {
-  const dir = mkdtempSync(join(tmpdir(), "ssekit-next-"));
+  // Inside the repository, whose package-lock.json makes it the root of
+  // what Next.js builds (its routes import ../../), and on node_modules'
+  // file system, for the hard links below.
+  const dir = mkdtempSync(join(root(), ".build-next-"));
   try {
     for (const path of SOURCES) {
       cpSync(join(root(), path), join(dir, path), {
@@ -40,8 +40,8 @@ export async function startNext(upstream: string): Promise<Child> {
       });
     }
     // Hard links, not a symbolic link: Turbopack reads nothing outside its
-    // root (the repository's, by next.config.ts), and a worktree's
-    // node_modules may be a link to another checkout's.
+    // root, and a worktree's node_modules may be a link to another
+    // checkout's. Found before the repository's by Node's resolution.
     await run("cp", [
       "-al",
       realpathSync(join(root(), "node_modules")),
