@@ -1,7 +1,7 @@
 // The whole test suite, as `npm test` runs it on a fresh clone where only
 // Node and npm exist: install, static checks, the one test suite on Deno,
-// Bun, Node and in Chromium, and the package as users get it. One Redis
-// serves every step. A summary of what failed ends the run.
+// Bun, Node, in Chromium and in workerd, and the package as users get it.
+// One Redis serves every step. A summary of what failed ends the run.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -117,6 +117,8 @@ const steps = [
   ["node test (compiled)", "test:node"],
   // Drives Chromium from Node and starts servers on every runtime.
   ["browser tests (Chromium)", "test:browser", 20 * MINUTE],
+  // The core suite and the Durable Object store inside Cloudflare's workerd.
+  ["workerd tests", "test:workerd"],
   [
     "package (JSR dry run, doc lint, npm build, publint, attw, import)",
     "package",

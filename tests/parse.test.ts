@@ -315,7 +315,8 @@ describe("SSEDecoderStream: line ends (§9.2.6: CRLF, LF, CR)", () => {
         done: false,
         value: message("y"),
       });
-      assert.deepEqual(await reader.read(), { done: true, value: undefined });
+      // Not deepEqual: workerd's reader leaves `value` out at the end.
+      assert.equal((await reader.read()).done, true);
     }
   });
 

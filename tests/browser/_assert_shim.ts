@@ -3,8 +3,9 @@
 // `process` polyfill), so this follows Node's current strict mode instead:
 // `lib/internal/util/comparisons.js` for deep equality and
 // `lib/assert.js` for the error matchers of throws() and rejects(). Only
-// what tests/encode, parse and client.test.ts call is here: a test that
-// calls anything else fails loudly, with "assert.x is not a function".
+// what the core test files (encode, parse, client, events, hub, memory store)
+// call is here: a test that calls anything else fails loudly, with
+// "assert.x is not a function".
 
 export class AssertionError extends Error {
   override name = "AssertionError";
@@ -340,6 +341,32 @@ function deepEqual(
   }
 }
 
+function notEqual(actual: unknown, expected: unknown, message?: Message): void {
+  if (Object.is(actual, expected)) {
+    fail(
+      message,
+      `Expected "actual" to be strictly unequal to: ${inspect(expected)}`,
+      { actual, expected, operator: "notStrictEqual" },
+    );
+  }
+}
+
+function notDeepEqual(
+  actual: unknown,
+  expected: unknown,
+  message?: Message,
+): void {
+  if (isDeepStrictEqual(actual, expected)) {
+    fail(
+      message,
+      `Expected "actual" not to be strictly deep-equal to: ${
+        inspect(expected)
+      }`,
+      { actual, expected, operator: "notDeepStrictEqual" },
+    );
+  }
+}
+
 function match(string: unknown, regexp: RegExp, message?: Message): void {
   if (!(regexp instanceof RegExp)) {
     throw new TypeError('The "regexp" argument must be an instance of RegExp.');
@@ -562,6 +589,10 @@ const assert = Object.assign(
     strictEqual: equal,
     deepEqual,
     deepStrictEqual: deepEqual,
+    notEqual,
+    notStrictEqual: notEqual,
+    notDeepEqual,
+    notDeepStrictEqual: notDeepEqual,
     match,
     throws,
     rejects,

@@ -2,9 +2,11 @@
 // node:test (describe bodies run at once, tests are collected); running is
 // left to the Node side (core.browser.ts), which walks the collected tree
 // through the `Harness` on globalThis and runs one test per call, so that
-// every browser test is a node:test subtest of its own there. Only what
-// tests/encode, parse and client.test.ts use is here: describe() and test()
-// with a name and a function. Anything else fails the bundle or the test.
+// every browser test is a node:test subtest of its own there. The workerd
+// harness (tests/workerd/) uses it the same way. Only what the core test
+// files use is here: describe() with a name and a function, test() with a
+// name, optionally `{ timeout }`, and a function. Anything else fails the
+// bundle or the test.
 import { inspect } from "./_assert_shim.ts";
 
 type TestFn = () => unknown;
@@ -43,6 +45,12 @@ interface Test {
   kind: "test";
   name: string;
   fn: TestFn;
+  /** Its own timeout, when shorter than the harness's. */
+  timeout?: number;
+}
+
+interface TestOptions {
+  timeout?: number;
 }
 
 const root: Suite = { id: 0, kind: "suite", name: "", children: [] };
@@ -58,9 +66,29 @@ function check(kind: string, name: unknown, fn: unknown): void {
   }
 }
 
-export function test(name: string, fn: TestFn): void {
+export function test(name: string, fn: TestFn): void;
+export function test(name: string, options: TestOptions, fn: TestFn): void;
+export function test(
+  name: string,
+  optionsOrFn: TestOptions | TestFn,
+  maybeFn?: TestFn,
+): void {
+  const [options, fn] = typeof optionsOrFn === "function"
+    ? [{}, optionsOrFn]
+    : [optionsOrFn, maybeFn];
   check("test", name, fn);
-  const node: Test = { id: byId.length, kind: "test", name, fn };
+  if (Object.keys(options).some((key) => key !== "timeout")) {
+    throw new TypeError(
+      `test("${name}"): only the timeout option is supported by the shim of node:test`,
+    );
+  }
+  const node: Test = {
+    id: byId.length,
+    kind: "test",
+    name,
+    fn: fn as TestFn,
+    timeout: options.timeout,
+  };
   byId.push(node);
   current.children.push(node);
 }
@@ -109,9 +137,10 @@ globalThis.addEventListener?.(
   (event) => uncaught(event.reason),
 );
 
-async function run(id: number, timeout: number): Promise<Outcome> {
+async function run(id: number, limit: number): Promise<Outcome> {
   const node = byId[id];
   if (!node || node.kind !== "test") throw new Error(`no test ${id}`);
+  const timeout = Math.min(limit, node.timeout ?? limit);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,3 @@
+export interface DurableObjectStorageLike {
+  get(key: string): Promise<unknown>;
+}

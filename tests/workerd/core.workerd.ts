@@ -1,0 +1,173 @@
+// The core test suite (encoder, parser, client, events, hub, memory store)
+// and the Durable Object store's contract, run inside workerd. esbuild
+// bundles the test files with node:test and node:assert/strict swapped for
+// the browser's shims (tests/browser/), and src/node.ts (behind
+// tests/_server.ts) swapped for _serve.ts, whose servers workerd's own
+// socket serves. Each test in workerd becomes a node:test subtest here, so a
+// failure in workerd fails the Node run. Without nodejs_compat: the core
+// must not need it.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { SourceMap } from "node:module";
+import { join, resolve } from "node:path";
+import type { Plugin } from "esbuild";
+import { root } from "../_child.ts";
+import type { Outcome, TreeNode } from "../browser/_node_test_shim.ts";
+import { bundleWorker, serveWorker } from "./_workerd.ts";
+
+const TEST_FILES = [
+  "tests/encode.test.ts",
+  "tests/parse.test.ts",
+  "tests/client.test.ts",
+  "tests/events.test.ts",
+  "tests/hub.test.ts",
+  "tests/memory_store.test.ts",
+  "tests/workerd/_durable_object_suite.ts",
+];
+// Just under the tests the files hold today, so an empty run or a file
+// that failed to register cannot pass.
+const MIN_TESTS = 180;
+// As `bun test --timeout 60000` gives each test.
+const TEST_TIMEOUT = 60_000;
+
+/**
+ * Tests that cannot run in a worker, by name, and why. Each is reported as
+ * skipped with its reason.
+ */
+// workerd sees that a client left only when it next writes to the
+// response: a stream that has nothing more to send never learns of it.
+const UNTIL_NEXT_WRITE =
+  "workerd notices a client's leaving only at the response's next write, and this test's server writes nothing after the client leaves";
+const SKIPPED: Record<string, string> = {
+  "close() ends a pending next() at once and aborts the request":
+    UNTIL_NEXT_WRITE,
+  "resumes after the Last-Event-ID header, then streams live events":
+    UNTIL_NEXT_WRITE,
+  "takes lastEventId from the query on a first connect; the header wins":
+    UNTIL_NEXT_WRITE,
+  "gives up after maxAttempts failed attempts with the last network error":
+    "a worker cannot refuse a connection: workerd's socket answers (503) where a closed port would fail the fetch",
+};
+
+async function bundle(root: string) {
+  const shims = join(root, "tests", "browser");
+  const swap: Plugin = {
+    name: "workerd-stand-ins",
+    setup(b) {
+      b.onResolve({ filter: /^node:test$/ }, () => ({
+        path: join(shims, "_node_test_shim.ts"),
+      }));
+      b.onResolve({ filter: /^node:assert\/strict$/ }, () => ({
+        path: join(shims, "_assert_shim.ts"),
+      }));
+      b.onResolve({ filter: /^node:(buffer|net)$/ }, () => ({
+        path: join(root, "tests", "workerd", "_node_shims.ts"),
+      }));
+      b.onResolve({ filter: /^cloudflare:/ }, ({ path }) => ({
+        path,
+        external: true,
+      }));
+      b.onResolve(
+        { filter: /\/src\/node\.ts$/ },
+        ({ importer }) =>
+          importer === join(root, "tests", "_server.ts")
+            ? { path: join(root, "tests", "workerd", "_serve.ts") }
+            : undefined,
+      );
+    },
+  };
+  const entry = [
+    `export { default, CoreTests } from "./tests/workerd/_worker.ts";`,
+    ...TEST_FILES.map((file) => `import "./${file}";`),
+  ].join("\n");
+  const { js, map } = await bundleWorker(root, entry, [swap]);
+  return { js, map: new SourceMap(JSON.parse(map)) };
+}
+
+/** Points a workerd stack's bundle positions back at the TypeScript. */
+function mapStack(stack: string, map: SourceMap, root: string): string {
+  return stack.replace(
+    /\bworker\.js:(\d+):(\d+)/g,
+    (frame, line: string, column: string) => {
+      const entry = map.findEntry(Number(line) - 1, Number(column) - 1);
+      if (!("originalSource" in entry)) return frame;
+      return `${resolve(root, entry.originalSource)}:${
+        entry.originalLine + 1
+      }:${entry.originalColumn + 1}`;
+    },
+  );
+}
+
+interface Tally {
+  ran: number;
+  passed: number;
+  skipped: number;
+}
+
+/** Mirrors the worker's suites and tests as node:test subtests, in order. */
+async function runChildren(
+  t: TestContext,
+  suite: TreeNode,
+  run: (id: number) => Promise<void>,
+  tally: Tally,
+): Promise<void> {
+  for (const node of suite.children ?? []) {
+    if (node.kind === "suite") {
+      await t.test(node.name, (st) => runChildren(st, node, run, tally));
+      continue;
+    }
+    const skip = SKIPPED[node.name];
+    if (skip) {
+      tally.skipped++;
+      await t.test(node.name, { skip }, () => {});
+      continue;
+    }
+    await t.test(node.name, { timeout: TEST_TIMEOUT + 5_000 }, async () => {
+      tally.ran++;
+      await run(node.id);
+      tally.passed++;
+    });
+  }
+}
+
+test("the core test suite passes in workerd", {
+  timeout: 10 * 60_000,
+}, async (t) => {
+  const checkout = root();
+  const { js, map } = await bundle(checkout);
+  const worker = await serveWorker({ js, map: "" }, {
+    durableObject: { className: "CoreTests", binding: "TESTS" },
+  });
+  try {
+    const harness = async <T>(path: string): Promise<T> => {
+      const response = await fetch(new URL(`/__ssekit/${path}`, worker.url));
+      if (!response.ok) {
+        throw new Error(`${path}: ${response.status} ${await response.text()}`);
+      }
+      return await response.json() as T;
+    };
+    const tree = await harness<TreeNode>("tree");
+    const tally: Tally = { ran: 0, passed: 0, skipped: 0 };
+    await runChildren(t, tree, async (id) => {
+      const outcome = await harness<Outcome>(
+        `run/${id}?timeout=${TEST_TIMEOUT}`,
+      );
+      if (outcome.status === "pass") return;
+      const error = new Error(outcome.error!.message);
+      error.name = outcome.error!.name;
+      error.stack = mapStack(outcome.error!.stack, map, checkout);
+      throw error;
+    }, tally);
+    assert.deepEqual(
+      await harness<string[]>("stray"),
+      [],
+      "errors thrown outside any test",
+    );
+    t.diagnostic(
+      `workerd ran ${tally.ran} tests: ${tally.passed} passed, ${tally.skipped} skipped`,
+    );
+    assert.ok(tally.ran >= MIN_TESTS, `only ${tally.ran} tests ran in workerd`);
+  } finally {
+    await worker.stop();
+  }
+});
