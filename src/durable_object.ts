@@ -1,3 +1,409 @@
+/**
+ * `ssekit/durable-object`: {@linkcode durableObjectStore}, a
+ * {@linkcode HubStore} on a Cloudflare Durable Object's storage, so that a
+ * hub living in the object keeps its topics' history (and their ids) when
+ * the object is evicted or restarted.
+ *
+ * The hub and its subscribers live in one object (route a topic's requests
+ * to it with `idFromName`), so the store is that object's alone: tails are
+ * in-process, as with the memory store, and only the history goes to
+ * storage. The storage is typed structurally
+ * ({@linkcode DurableObjectStorageLike}): no dependency on
+ * `@cloudflare/workers-types`.
+ *
+ * Longer than most units (~300 lines) because the store is one closure
+ * over its storage layout; the layout, retention and forgetting are the
+ * memory store's, kept on disk.
+ *
+ * @module
+ */
+
+import {
+  compareStreamIds,
+  historyBounds,
+  type HubEntry,
+  type HubHistory,
+  type HubReadResult,
+  type HubRecord,
+  type HubStore,
+  type HubTailHandler,
+} from "./store.ts";
+
+// Re-exported so this module documents on its own (deno doc --lint).
+export type {
+  HubEntry,
+  HubHistory,
+  HubReadResult,
+  HubRecord,
+  HubStore,
+  HubTailHandler,
+};
+
+/**
+ * The part of a Durable Object's storage (`ctx.storage`, the
+ * `DurableObjectStorage` of `@cloudflare/workers-types`) the store uses.
+ *
+ * @example Taking the storage of a Durable Object
+ * ```ts
+ * import type { DurableObjectStorageLike } from "@ssekit/ssekit/durable-object";
+ *
+ * function storageOf(ctx: { storage: DurableObjectStorageLike }) {
+ *   return ctx.storage;
+ * }
+ * ```
+ */
 export interface DurableObjectStorageLike {
+  /** The value of `key`, or undefined. */
   get(key: string): Promise<unknown>;
+  /** Writes several keys at once, atomically. */
+  put(entries: Record<string, unknown>): Promise<void>;
+  /** Deletes up to 128 keys. */
+  delete(keys: string[]): Promise<number>;
+  /** Keys in order, from `start` (inclusive) or after `startAfter`. */
+  list(options: {
+    prefix?: string;
+    start?: string;
+    startAfter?: string;
+    limit?: number;
+  }): Promise<Map<string, unknown>>;
+}
+
+/**
+ * Options for {@linkcode durableObjectStore}: the history bounds, a key
+ * prefix and a clock.
+ *
+ * @example Two hubs in one object, each with its own keys
+ * ```ts
+ * import type { DurableObjectStoreOptions } from "@ssekit/ssekit/durable-object";
+ *
+ * const chat: DurableObjectStoreOptions = { prefix: "chat:", max: 500 };
+ * const feed: DurableObjectStoreOptions = { prefix: "feed:", ttl: 60_000 };
+ * ```
+ */
+export interface DurableObjectStoreOptions extends HubHistory {
+  /** Prepended to every key the store writes. @default {"ssekit:"} */
+  prefix?: string;
+  /** The clock for `ttl`, in milliseconds. @default {Date.now} */
+  now?: () => number;
+}
+
+/** The store's own record: its id epoch, the highest sequence handed out, and the highest floor a forgotten topic left. */
+interface State {
+  epoch: string;
+  issued: number;
+  floor: number;
+}
+
+/** A topic's record: its entries are the sequence numbers first…seq. */
+interface Meta {
+  topic: string;
+  seq: number;
+  first: number;
+  /** Positions start here: the last trimmed entry, else the floor at birth. */
+  low: number;
+  end?: string;
+}
+
+/** An entry as stored: its append time and its record. */
+type Stored = [time: number, record: HubRecord];
+
+const DIGITS = /^(?:0|[1-9][0-9]*)$/;
+// Sequence numbers in keys, zero-padded so that keys sort as numbers do.
+const WIDTH = 16;
+// The most keys one delete() takes.
+const BATCH = 128;
+
+function topicEnded(topic: string): TypeError {
+  return new TypeError(
+    `The topic ${
+      JSON.stringify(topic)
+    } has ended: nothing can be appended to it until its history expires`,
+  );
+}
+
+/**
+ * A {@linkcode HubStore} on a Durable Object's storage: per-topic histories
+ * bounded by `max` events and `ttl` milliseconds, ids `<epoch>-<sequence>`
+ * that stay valid across evictions and restarts of the object (the epoch
+ * is made once, when the storage is first used). It is the memory store
+ * kept on disk: ids, gaps, ended topics and the forgetting of expired
+ * topics follow its rules, except that a forgotten topic leaves its floor
+ * in one store-wide value rather than in per-name buckets (a client resuming
+ * a long-forgotten topic may get a reset it did not strictly need).
+ *
+ * One store per storage and prefix: it serializes its own operations and
+ * tails in-process, so the hub that uses it must be the object's only
+ * writer of those keys. Expiry runs on appends and reads, no alarms.
+ *
+ * @example A Durable Object holding a hub whose history survives eviction
+ * ```ts ignore
+ * import { createHub } from "@ssekit/ssekit";
+ * import { durableObjectStore } from "@ssekit/ssekit/durable-object";
+ *
+ * export class Topics {
+ *   hub;
+ *   constructor(ctx: DurableObjectState) {
+ *     this.hub = createHub({ store: durableObjectStore(ctx.storage) });
+ *   }
+ *   async fetch(request: Request): Promise<Response> {
+ *     const topic = new URL(request.url).pathname.slice(1);
+ *     if (request.method === "POST") {
+ *       return Response.json({ id: await this.hub.publish(topic, await request.json()) });
+ *     }
+ *     return this.hub.response(request, topic);
+ *   }
+ * }
+ * ```
+ *
+ * @param storage The object's storage, `ctx.storage`.
+ * @param options History bounds (defaults: `DEFAULT_HISTORY`), a key
+ * prefix and a clock.
+ * @returns A store for `createHub`.
+ * @throws {RangeError} When `max` or `ttl` is out of range.
+ * @throws {TypeError} When `storage` lacks get/put/delete/list, or `now`
+ * is not a function.
+ */
+export function durableObjectStore(
+  storage: DurableObjectStorageLike,
+  options: DurableObjectStoreOptions = {},
+): HubStore {
+  const { max, ttl } = historyBounds(options);
+  const { prefix = "ssekit:", now = Date.now } = options;
+  for (const method of ["get", "put", "delete", "list"] as const) {
+    if (typeof storage?.[method] !== "function") {
+      throw new TypeError(
+        `Invalid storage for durableObjectStore: expected a Durable Object's storage (ctx.storage) with ${method}()`,
+      );
+    }
+  }
+  if (typeof now !== "function") {
+    throw new TypeError(
+      `Invalid durableObjectStore option "now": expected a function returning milliseconds, got ${typeof now}`,
+    );
+  }
+  const stateKey = `${prefix}state`;
+  const metaPrefix = `${prefix}t:`;
+  // The name's length first, so that no topic's keys are a prefix of another's.
+  const metaKey = (topic: string) => `${metaPrefix}${topic.length}:${topic}`;
+  const entryPrefix = (topic: string) => `${prefix}e:${topic.length}:${topic}:`;
+  const entryKey = (topic: string, seq: number) =>
+    entryPrefix(topic) + String(seq).padStart(WIDTH, "0");
+  const handlers = new Map<string, Set<HubTailHandler>>();
+  let state: State | undefined;
+  let sweepAfter: string | undefined;
+  let closed = false;
+  // One operation at a time: each reads and writes several keys.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(operation: () => Promise<T>): Promise<T> => {
+    if (closed) {
+      return Promise.reject(
+        new TypeError(
+          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
+        ),
+      );
+    }
+    const result = queue.then(operation).catch((error) => {
+      // What is cached may not be what was written: read it again.
+      state = undefined;
+      throw error;
+    });
+    queue = result.catch(() => {});
+    return result;
+  };
+
+  const load = async (): Promise<State> => {
+    if (state) return state;
+    const stored = await storage.get(stateKey) as State | undefined;
+    if (stored) return state = stored;
+    // Random digits too: two objects made in one millisecond must not share
+    // an epoch, or each would take the other's ids for its own.
+    const epoch = String(Date.now()) +
+      String(Math.floor(Math.random() * 1e6)).padStart(6, "0");
+    state = { epoch, issued: 0, floor: 0 };
+    await storage.put({ [stateKey]: state });
+    return state;
+  };
+  const count = (meta: Meta) => meta.seq - meta.first + 1;
+  const id = (seq: number) => `${state!.epoch}-${seq}`;
+  // The sequence number of one of this store's ids, or -1 for anything else.
+  const sequenceOf = (afterId: unknown) => {
+    const dash = `${state!.epoch}-`;
+    if (typeof afterId !== "string" || !afterId.startsWith(dash)) return -1;
+    const digits = afterId.slice(dash.length);
+    const seq = DIGITS.test(digits) ? Number(digits) : -1;
+    return Number.isSafeInteger(seq) ? seq : -1;
+  };
+  const deleteKeys = async (keys: string[]) => {
+    for (let i = 0; i < keys.length; i += BATCH) {
+      await storage.delete(keys.slice(i, i + BATCH));
+    }
+  };
+
+  // Drops the entries older than `ttl`, oldest first; true if any went.
+  const expire = async (meta: Meta): Promise<boolean> => {
+    if (ttl === Infinity) return false;
+    const cutoff = now() - ttl;
+    let dropped = false;
+    while (count(meta) > 0) {
+      const batch = await storage.list({
+        prefix: entryPrefix(meta.topic),
+        start: entryKey(meta.topic, meta.first),
+        limit: BATCH,
+      });
+      const stale: string[] = [];
+      for (const [key, [time]] of batch as Map<string, Stored>) {
+        if (time >= cutoff) break;
+        stale.push(key);
+      }
+      if (stale.length === 0) break;
+      await deleteKeys(stale);
+      meta.first += stale.length;
+      meta.low = meta.first - 1;
+      dropped = true;
+      if (stale.length < batch.size) break;
+    }
+    return dropped;
+  };
+  // Writes a topic's record back, or forgets the topic when it has no
+  // entries and no tail, leaving its floor for the ids it handed out.
+  const settle = async (meta: Meta) => {
+    if (count(meta) > 0 || handlers.get(meta.topic)?.size) {
+      return storage.put({ [metaKey(meta.topic)]: meta });
+    }
+    state!.floor = Math.max(state!.floor, meta.low);
+    await Promise.all([
+      storage.delete([metaKey(meta.topic)]),
+      storage.put({ [stateKey]: state }),
+    ]);
+  };
+  // Expires a couple of other topics per append, round-robin, so that idle
+  // topics let go of their events too.
+  const sweep = async () => {
+    const next = await storage.list({
+      prefix: metaPrefix,
+      ...sweepAfter === undefined ? {} : { startAfter: sweepAfter },
+      limit: 2,
+    });
+    sweepAfter = next.size < 2 ? undefined : [...next.keys()].at(-1);
+    for (const meta of next.values() as Iterable<Meta>) {
+      if (await expire(meta) || count(meta) === 0) await settle(meta);
+    }
+  };
+
+  return {
+    append: (topic, record) =>
+      serially(async () => {
+        const { issued, floor } = await load();
+        const meta = await storage.get(metaKey(topic)) as Meta | undefined ??
+          { topic, seq: issued, first: issued + 1, low: floor };
+        if (meta.end !== undefined) throw topicEnded(topic);
+        const seq = ++meta.seq;
+        state!.issued = Math.max(issued, seq);
+        const entry: HubEntry = Object.freeze({ id: id(seq), ...record });
+        if (record.end) meta.end = entry.id;
+        // Beyond `max`, the oldest entries go, the new one too with max 0.
+        const stale: string[] = [];
+        while (count(meta) > max) {
+          if (meta.first < seq) stale.push(entryKey(topic, meta.first));
+          meta.low = meta.first++;
+        }
+        await Promise.all([
+          storage.put({
+            ...count(meta) > 0
+              ? { [entryKey(topic, seq)]: [now(), { ...record }] }
+              : {},
+            [stateKey]: state,
+          }),
+          deleteKeys(stale),
+        ]);
+        await expire(meta);
+        await settle(meta);
+        if (ttl !== Infinity) await sweep();
+        for (const handler of handlers.get(topic) ?? []) {
+          try {
+            handler.entry(entry);
+          } catch (error) {
+            // A broken handler must not stop the others or fail the append.
+            handlers.get(topic)!.delete(handler);
+            try {
+              handler.error(error);
+            } catch {
+              // It has been detached; nothing more can be done for it.
+            }
+          }
+        }
+        return entry.id;
+      }),
+
+    read: (topic, afterId, limit) =>
+      serially(async (): Promise<HubReadResult> => {
+        const { issued, floor } = await load();
+        const after = sequenceOf(afterId);
+        const meta = await storage.get(metaKey(topic)) as Meta | undefined;
+        if (!meta) {
+          const gap = after < floor || after > issued;
+          return {
+            entries: [],
+            gap,
+            cursor: id(gap ? issued : after),
+            absent: true,
+          };
+        }
+        // Forgetting is left to the sweep: the record answers more exactly.
+        if (await expire(meta)) await storage.put({ [metaKey(topic)]: meta });
+        const gap = after < meta.low || after > meta.seq;
+        const start = gap ? meta.first : Math.max(after + 1, meta.first);
+        const found = start > meta.seq ? new Map() : await storage.list({
+          prefix: entryPrefix(topic),
+          start: entryKey(topic, start),
+          limit: Math.min(Math.max(1, limit), meta.seq - start + 1),
+        });
+        const entries: HubEntry[] = [];
+        for (const [key, [, record]] of found as Map<string, Stored>) {
+          const seq = Number(key.slice(-WIDTH));
+          entries.push(Object.freeze({ id: id(seq), ...record }));
+        }
+        const cursor = entries.at(-1)?.id ?? id(gap ? meta.seq : after);
+        if (meta.end !== undefined) {
+          return { entries, gap, cursor, end: meta.end };
+        }
+        return count(meta) === 0
+          ? { entries, gap, cursor, absent: true }
+          : { entries, gap, cursor };
+      }),
+
+    tail(topic, handler, signal) {
+      if (closed) {
+        throw new TypeError(
+          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
+        );
+      }
+      if (signal.aborted) return;
+      let set = handlers.get(topic);
+      if (!set) handlers.set(topic, set = new Set());
+      set.add(handler);
+      signal.addEventListener("abort", () => {
+        set.delete(handler);
+        if (set.size > 0 || handlers.get(topic) !== set) return;
+        handlers.delete(topic);
+        if (closed) return;
+        serially(async () => {
+          await load();
+          const meta = await storage.get(metaKey(topic)) as Meta | undefined;
+          if (meta && (await expire(meta) || count(meta) === 0)) {
+            await settle(meta);
+          }
+        }).catch(() => {
+          // Expiry is retried by the sweep and by reads.
+        });
+      }, { once: true });
+    },
+
+    compare: compareStreamIds,
+
+    close() {
+      closed = true;
+      handlers.clear();
+    },
+  };
 }
