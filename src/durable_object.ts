@@ -23,6 +23,7 @@ import {
   historyBounds,
   type HubEntry,
   type HubHistory,
+  type HubLeaseState,
   type HubReadResult,
   type HubRecord,
   type HubStore,
@@ -33,6 +34,7 @@ import {
 export type {
   HubEntry,
   HubHistory,
+  HubLeaseState,
   HubReadResult,
   HubRecord,
   HubStore,
