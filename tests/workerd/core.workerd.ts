@@ -8,10 +8,14 @@
 // must not need it.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import { SourceMap } from "node:module";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Plugin } from "esbuild";
 import { root } from "../_child.ts";
+import { RawClient } from "../_client.ts";
+import { startWorkersRecipe } from "./_recipe.ts";
 import type { Outcome, TreeNode } from "../browser/_node_test_shim.ts";
 import { bundleWorker, serveWorker } from "./_workerd.ts";
 
@@ -169,5 +173,50 @@ test("the core test suite passes in workerd", {
     assert.ok(tally.ran >= MIN_TESTS, `only ${tally.ran} tests ran in workerd`);
   } finally {
     await worker.stop();
+  }
+});
+
+test("a topic's history in the Workers recipe's Durable Object survives a restart of workerd", async () => {
+  const storage = mkdtempSync(join(tmpdir(), "ssekit-do-"));
+  // Nothing is relayed here.
+  const upstream = "http://127.0.0.1:9/";
+  const publish = async (url: string, data: string) => {
+    const response = await fetch(new URL("/topics/news", url), {
+      method: "POST",
+      headers: {
+        authorization: "Bearer secret",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ data }),
+    });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { id: string }).id;
+  };
+  try {
+    let worker = await startWorkersRecipe(upstream, storage);
+    const ids = [];
+    for (const data of ["one", "two", "three"]) {
+      ids.push(await publish(worker.url, data));
+    }
+    await worker.stop();
+    worker = await startWorkersRecipe(upstream, storage);
+    try {
+      const client = new RawClient(new URL("/topics/news", worker.url).href, {
+        "Last-Event-ID": ids[0],
+      });
+      await client.waitFor(`id: ${ids[2]}\n`);
+      const four = await publish(worker.url, "four");
+      await client.waitFor(`id: ${four}\n`);
+      assert.equal(
+        client.body,
+        `:\nid: ${ids[1]}\ndata: two\n\nid: ${ids[2]}\ndata: three\n\n` +
+          `id: ${four}\ndata: four\n\n`,
+      );
+      client.close();
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(storage, { recursive: true, force: true });
   }
 });
