@@ -42,7 +42,9 @@
  * 1,024), `--rounds=3`, `--runtimes=deno,bun,node`,
  * `--impls=ssekit,plain,…`, `--keep-alive=1000`, `--idle-seconds=4`,
  * `--latency-events=5`, `--deliveries=200000`, `--quick` (N = 1,000, one
- * round). Prints markdown.
+ * round), `--cpu-prof` (each server writes a V8 CPU profile into
+ * .build/fanout-prof/; summarize them with bench/_fanout_profile.ts).
+ * Prints markdown.
  *
  * @module
  */
@@ -177,20 +179,35 @@ function limited(sockets: number, command: string[]): [string, string[]] {
   return ["sh", ["-c", `ulimit -n ${need} && exec "$0" "$@"`, ...command]];
 }
 
-function serverCommand(runtime: string): string[] {
+// With --cpu-prof, each server writes a V8 CPU profile when it exits.
+const PROFILE_DIR = args.includes("--cpu-prof")
+  ? join(root(), ".build", "fanout-prof")
+  : undefined;
+
+function serverCommand(runtime: string, impl: string, n: number): string[] {
+  const profile = PROFILE_DIR
+    ? [
+      "--cpu-prof",
+      `--cpu-prof-dir=${PROFILE_DIR}`,
+      `--cpu-prof-name=${runtime}-${impl}-${n}-${Date.now()}.cpuprofile`,
+      "--cpu-prof-interval=250",
+    ]
+    : [];
   if (runtime === "deno") {
     return [
       "deno",
       "run",
       "-A",
       "--v8-flags=--expose-gc",
+      ...profile,
       "bench/_fanout_server.ts",
     ];
   }
-  if (runtime === "bun") return ["bun", "bench/_fanout_server.ts"];
+  if (runtime === "bun") return ["bun", ...profile, "bench/_fanout_server.ts"];
   return [
     "node",
     "--expose-gc",
+    ...profile,
     join(".build", "bench-out", "bench", "_fanout_server.js"),
   ];
 }
@@ -327,7 +344,7 @@ async function oneRun(
   impl: string,
   n: number,
 ): Promise<Run> {
-  const [command, commandArgs] = limited(n, serverCommand(runtime));
+  const [command, commandArgs] = limited(n, serverCommand(runtime, impl, n));
   const server: JsonWorker = await startJsonWorker(
     command,
     commandArgs,
@@ -407,10 +424,13 @@ async function oneRun(
       return { got, published, cpu, clientCpu, machine };
     };
 
-    // 4. Warm-up, then latency.
+    // 4. Warm-up, then latency (not while profiling: the profile is of
+    // the burst).
     await phase("warm-up", Math.max(1, burst >> 1), 0);
-    const at1 = await phase("1/s", LATENCY_EVENTS, 1);
-    const at10 = await phase("10/s", LATENCY_EVENTS * 5, 10);
+    const at1 = PROFILE_DIR ? undefined : await phase("1/s", LATENCY_EVENTS, 1);
+    const at10 = PROFILE_DIR
+      ? undefined
+      : await phase("10/s", LATENCY_EVENTS * 5, 10);
 
     // 5. Saturation.
     const saturated = await phase("burst", burst, 0);
@@ -427,10 +447,10 @@ async function oneRun(
       bytesPerStream: (loaded.rss - before.rss) / n,
       heapPerStream: (loaded.heapUsed - before.heapUsed) / n,
       idleCpu,
-      p50At1: at1.got.p50,
-      p99At1: at1.got.p99,
-      p50At10: at10.got.p50,
-      p99At10: at10.got.p99,
+      p50At1: at1?.got.p50 ?? NaN,
+      p99At1: at1?.got.p99 ?? NaN,
+      p50At10: at10?.got.p50 ?? NaN,
+      p99At10: at10?.got.p99 ?? NaN,
       deliveriesPerSecond: deliveries / seconds,
       cpuPerDelivery: (saturated.cpu / deliveries) * 1e6,
       serverCpu: saturated.cpu / seconds,
@@ -442,8 +462,10 @@ async function oneRun(
       check,
     };
   } finally {
-    clientProcess?.stop();
+    // The server first: its profile then ends with the burst, not with
+    // 10,000 streams closing.
     await server.stop();
+    clientProcess?.stop();
   }
 }
 

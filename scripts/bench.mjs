@@ -2,7 +2,9 @@
 // memory_topics.ts on Deno, Bun and Node, one runtime at a time so they do
 // not compete for the cores, then bench/relays.ts and bench/topics.ts once
 // each (they run their own Deno and Bun instances on a Redis they start),
-// and writes the combined bench/results.md.
+// then bench/fanout.ts once (a server process per runtime and
+// implementation, and a C client), and writes the combined
+// bench/results.md.
 //
 // Node 20 cannot run TypeScript, so the benchmark is compiled with tsc into
 // .build/bench-out first. Extra arguments (e.g. `--events=10000 --rounds=2`
@@ -254,6 +256,10 @@ async function runEach(file, json = true) {
   return outcomes;
 }
 
+// bench/fanout.ts: per N, 3 runtimes × 4–5 implementations × rounds of at
+// most ~30 s each (N = 10,000).
+const FANOUT_TIMEOUT_MS = 3_600_000;
+
 // bench/relays.ts: a target round and a bisection of at most six steps,
 // each round bounded by its length + 60 s, then three rounds of the best.
 const RELAYS_TIMEOUT_MS = 1_200_000;
@@ -304,6 +310,21 @@ async function main() {
   } catch (error) {
     sectionsBroken = true;
     sections.push(`## topics\n\nFailed: ${error.message}\n`);
+  }
+  // Once: it runs a server per runtime and implementation, and its client.
+  console.error("\n== fanout (a server per runtime and implementation) ==");
+  try {
+    const results = await run(
+      "deno",
+      ["run", "-A", "bench/fanout.ts"],
+      false,
+      FANOUT_TIMEOUT_MS,
+    );
+    sectionsBroken ||= /✗ [^|\s]/.test(results);
+    sections.push(results);
+  } catch (error) {
+    sectionsBroken = true;
+    sections.push(`## fanout\n\nFailed: ${error.message}\n`);
   }
   const markdown = report(outcomes) + nodeReport(nodeOutcomes) +
     parseReport(parseOutcomes) + "\n" + sections.join("\n");
