@@ -14,6 +14,8 @@
  *   `controller.enqueue(bytes)` of one `TextEncoder`-encoded event shared
  *   by all; keep-alive from one shared `setInterval`;
  * - `plain-bytes` (Node only): `res.write(bytes)`, the event encoded once;
+ * - `plain-copy` (Node only, not in the default set): `res.write()` of a
+ *   copy of those bytes per stream, as ssekit's flush does (`slice()`);
  * - `better-sse`: a `Channel` with every session registered,
  *   `channel.broadcast()` (Node: `createSession(req, res)` on node:http;
  *   Deno, Bun: `createResponse(request)`), its own keep-alive timer per
@@ -56,6 +58,7 @@ export const IMPLS = [
   "ssekit",
   "plain",
   "plain-bytes",
+  "plain-copy",
   "better-sse",
   "hono",
 ] as const;
@@ -63,8 +66,8 @@ export type ImplName = typeof IMPLS[number];
 
 const impl = process.env.BENCH_IMPL as ImplName;
 if (!IMPLS.includes(impl)) throw new TypeError(`BENCH_IMPL: ${impl}`);
-if (impl === "plain-bytes" && runtime !== "node") {
-  throw new TypeError("plain-bytes is the Node baseline only");
+if (impl.startsWith("plain-") && runtime !== "node") {
+  throw new TypeError(`${impl} is a Node baseline only`);
 }
 const keepAlive = Number(process.env.BENCH_KEEP_ALIVE);
 if (!(keepAlive > 0)) throw new RangeError("BENCH_KEEP_ALIVE: milliseconds");
@@ -112,8 +115,11 @@ async function ssekit(): Promise<Server> {
   };
 }
 
-/** node:http, `res.write()` per stream: text, or bytes encoded once. */
-async function plainNode(bytes: boolean): Promise<Server> {
+/**
+ * node:http, `res.write()` per stream: text, bytes encoded once, or a copy
+ * of them per stream.
+ */
+async function plainNode(write: "text" | "bytes" | "copy"): Promise<Server> {
   const open = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     res.writeHead(200, HEADERS);
@@ -130,8 +136,13 @@ async function plainNode(bytes: boolean): Promise<Server> {
     streams: () => open.size,
     publish(seq, data) {
       const text = `id: ${seq}\ndata: ${data}\n\n`;
-      const chunk = bytes ? encoder.encode(text) : text;
-      for (const res of open) res.write(chunk);
+      if (write === "text") {
+        for (const res of open) res.write(text);
+        return;
+      }
+      const bytes = encoder.encode(text);
+      if (write === "bytes") { for (const res of open) res.write(bytes); }
+      else for (const res of open) res.write(bytes.slice());
     },
   };
 }
@@ -234,9 +245,11 @@ async function hono(): Promise<Server> {
 const server = impl === "ssekit"
   ? await ssekit()
   : impl === "plain"
-  ? await (runtime === "node" ? plainNode(false) : plainFetch())
+  ? await (runtime === "node" ? plainNode("text") : plainFetch())
   : impl === "plain-bytes"
-  ? await plainNode(true)
+  ? await plainNode("bytes")
+  : impl === "plain-copy"
+  ? await plainNode("copy")
   : impl === "better-sse"
   ? await betterSse()
   : await hono();

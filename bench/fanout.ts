@@ -40,7 +40,7 @@
  * server is compiled with tsc into .build/bench-out first when stale).
  * Options: `--n=1000,10000` (the stream counts; at most `ulimit -Hn` −
  * 1,024), `--rounds=3`, `--runtimes=deno,bun,node`,
- * `--impls=ssekit,plain,…`, `--keep-alive=1000`, `--idle-seconds=4`,
+ * `--impls=ssekit,plain,…` (also `plain-copy` on Node), `--keep-alive=1000`, `--idle-seconds=4`,
  * `--latency-events=5`, `--deliveries=200000`, `--quick` (N = 1,000, one
  * round), `--cpu-prof` (each server writes a V8 CPU profile into
  * .build/fanout-prof/; summarize them with bench/_fanout_profile.ts).
@@ -50,7 +50,7 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -97,6 +97,8 @@ const TARGETS = {
   idle: 2,
 };
 
+// The report so far, rewritten after every run.
+const PARTIAL = join(root(), ".build", "fanout-partial.md");
 const log = (message: string) => console.error(`[fanout] ${message}`);
 const env = {
   PATH: join(root(), "node_modules", ".bin") + delimiter + process.env.PATH,
@@ -653,7 +655,7 @@ async function main(): Promise<string> {
   for (const n of SIZES) {
     for (const runtime of RUNTIMES) {
       const impls = IMPL_NAMES.filter((impl) =>
-        impl !== "plain-bytes" || runtime === "node"
+        !impl.startsWith("plain-") || runtime === "node"
       );
       for (let round = 0; round < ROUNDS; round++) {
         for (const impl of rotate(impls, round)) {
@@ -668,6 +670,8 @@ async function main(): Promise<string> {
               }`,
             );
             runs.push(run);
+            // So far, for a run cut short.
+            writeFileSync(PARTIAL, report(runs, failures, versions));
           } catch (error) {
             log(`  failed: ${error}`);
             failures.push(`N = ${n}, ${runtime}, ${impl}: ${error}`);
