@@ -121,7 +121,7 @@ async function ssekit(): Promise<Server> {
  */
 async function plainNode(write: "text" | "bytes" | "copy"): Promise<Server> {
   const open = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.writeHead(200, HEADERS);
     res.write(":\n");
     open.add(res);
