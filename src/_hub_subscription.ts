@@ -15,6 +15,7 @@
 
 import type { HubEntry, HubStore } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
+import { callHook, type SSEHooks, type SSELogger } from "./hooks.ts";
 
 /** What a subscription needs of its hub. */
 export interface SubscriptionHost {
@@ -22,6 +23,9 @@ export interface SubscriptionHost {
   readonly maxQueue: number;
   readonly dropOldest: boolean;
   readonly resetEvent: string;
+  /** The hub's hooks, called only on resumes, resets and slow consumers. */
+  readonly hooks: SSEHooks | undefined;
+  readonly logger: SSELogger;
   /** Called by a subscription that ended, so its topic can stop tailing. */
   leave(topic: SubscribedTopic, subscription: Subscription): void;
 }
@@ -77,6 +81,13 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   #waiting: Promise<IteratorResult<SSEEvent>> | undefined;
   #failure: { reason: unknown } | undefined;
   #retry = 0;
+  /** The id resumed after, until the resume's replay has caught up. */
+  #resumeFrom: string | undefined;
+  /** Events the resume replayed, and whether it found a gap. */
+  #replayed = 0;
+  #resumeGap = false;
+  /** Ended for falling behind. */
+  #slow = false;
 
   constructor(
     hub: SubscriptionHost,
@@ -87,6 +98,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
+    this.#resumeFrom = lastEventId;
     this.#state = lastEventId === undefined ? "live" : "replay";
     this.#synced = lastEventId === undefined;
     this.#signal = signal;
@@ -104,6 +116,30 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<SSEEvent> {
     return this;
+  }
+
+  /** Whether it was ended for falling behind: its stream's close reason. */
+  get slow(): boolean {
+    return this.#slow;
+  }
+
+  // Hooks run only on rare paths, never per event.
+  #report<K extends "onResume" | "onReset" | "onSlowConsumer">(
+    name: K,
+    info: Parameters<NonNullable<SSEHooks[K]>>[0],
+  ): void {
+    const { hooks, logger } = this.#hub;
+    if (hooks) callHook(hooks, name, info, logger);
+  }
+
+  // Ended for falling behind: told to the hooks, and to the stream.
+  #cutOff(): void {
+    this.#slow = true;
+    this.#report("onSlowConsumer", {
+      topic: this.#topic.name,
+      action: "disconnect",
+    });
+    this.#end();
   }
 
   next(): Promise<IteratorResult<SSEEvent>> {
@@ -166,6 +202,10 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
       if (!this.#hub.dropOldest) return this.#fallBehind();
       this.#shift();
+      this.#report("onSlowConsumer", {
+        topic: this.#topic.name,
+        action: "drop",
+      });
       this.#lost = "overflow";
       this.#lostId = undefined;
     }
@@ -179,7 +219,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   // (the store has it), so nothing more is held for it; it is cut off only
   // if history no longer reaches back to where it is (see #replay).
   #fallBehind(): void {
-    if (this.#cursor === undefined) return this.#end();
+    if (this.#cursor === undefined) return this.#cutOff();
     this.#state = "replay";
     this.#behind = true;
     this.#synced = false;
@@ -210,6 +250,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     }
     if (state !== "live") return;
     const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
+    this.#report("onReset", { topic: this.#topic.name, reason: "history" });
     const resolve = this.#resolve;
     if (
       resolve && this.#head === this.#queue.length && this.#lost === undefined
@@ -311,6 +352,10 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     const lost = this.#lost;
     if (lost !== undefined) {
       this.#lost = undefined;
+      this.#report("onReset", {
+        topic: this.#topic.name,
+        reason: lost as "history" | "overflow",
+      });
       const event: SSEEvent = { event: this.#hub.resetEvent, data: lost };
       if (this.#lostId !== undefined) event.id = this.#lostId;
       return event;
@@ -327,6 +372,19 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     }
     if (this.#finishing) this.#release();
     return undefined;
+  }
+
+  // The resume's replay has caught up: told once.
+  #resumed(): void {
+    const lastEventId = this.#resumeFrom;
+    if (lastEventId === undefined) return;
+    this.#resumeFrom = undefined;
+    this.#report("onResume", {
+      topic: this.#topic.name,
+      lastEventId,
+      replayed: this.#replayed,
+      gap: this.#resumeGap,
+    });
   }
 
   // Reads history one page at a time, and only when the consumer has taken
@@ -350,7 +408,11 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
         if (this.#state !== "replay") return;
         // Fallen out of history while behind: "disconnect" ends it, and it
         // resumes with a reset when it reconnects.
-        if (gap && this.#behind) return this.#end();
+        if (gap && this.#behind) return this.#cutOff();
+        if (!this.#behind) {
+          this.#replayed += entries.length;
+          if (gap) this.#resumeGap = true;
+        }
         if (gap) {
           this.#lost = "history";
           // Without entries to follow, the reset itself tells the client
@@ -381,6 +443,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
           }
           this.#pending = [];
         }
+        if (this.#state !== "replay") this.#resumed();
         if (
           this.#head < this.#queue.length || this.#lost !== undefined ||
           this.#finishing

@@ -21,6 +21,13 @@ import {
   type TypedReadOptions,
   type TypedSSEMessage,
 } from "./events.ts";
+import {
+  callHook,
+  checkHookOptions,
+  type SSECloseReason,
+  type SSEHookOptions,
+  type SSEHooks,
+} from "./hooks.ts";
 
 /** What a request body can be: anything `fetch` can send more than once. */
 export type SSERequestBody =
@@ -70,7 +77,9 @@ export interface SSEReconnectOptions {
 
 /** Options for {@linkcode connectSSE}. */
 export interface ConnectSSEInit
-  extends Omit<RequestInit, "body" | "headers" | "method" | "signal"> {
+  extends
+    Omit<RequestInit, "body" | "headers" | "method" | "signal">,
+    SSEHookOptions {
   /** The request method. @default {"GET"} */
   method?: string;
   /**
@@ -328,8 +337,11 @@ function connect(
     fetch: fetcher = globalThis.fetch,
     onOpen,
     maxEventSize,
+    hooks,
+    logger,
     ...requestInit
   } = init;
+  checkHookOptions(init);
   const base = input instanceof Request ? input : undefined;
   // Resolved now, as the EventSource constructor does, so a bad URL throws
   // here instead of failing every attempt; relative to the page in browsers.
@@ -395,11 +407,21 @@ function connect(
   // the queue, the parser's id runs ahead of what the caller has seen.
   let delivered = initialId;
   let busy: Promise<IteratorResult<SSEMessage>> | undefined;
+  // What the open connection brought, for the hooks' close.
+  let received = 0;
+  let bytesIn = 0;
+  // Reports the end of the open connection to the hooks, once.
+  let ended: ((reason: SSECloseReason, error?: unknown) => void) | undefined;
+  const report = <K extends keyof SSEHooks>(
+    name: K,
+    info: Parameters<NonNullable<SSEHooks[K]>>[0],
+  ) => callHook(hooks!, name, info, logger);
 
   // A function, so the check is not narrowed away across awaits.
   const isClosed = () => readyState === CLOSED;
   const close = () => {
     if (isClosed()) return;
+    ended?.("aborted");
     readyState = CLOSED;
     closer.abort();
     signal?.removeEventListener("abort", close);
@@ -480,7 +502,12 @@ function connect(
 
   // Schedules a reconnection after a failed or ended connection, or throws
   // when the policy says to stop.
-  const retry = (error: unknown, opened: boolean, after?: number) => {
+  const retry = (
+    error: unknown,
+    opened: boolean,
+    after?: number,
+    status?: number,
+  ) => {
     if (!policy) throw error;
     if (!opened && ++failures >= maxAttempts) throw error;
     const jitter = backoff
@@ -489,6 +516,15 @@ function connect(
     // Retry-After is a floor, never a reason to skip the backoff.
     wait = Math.max(after ?? 0, reconnectionTime) + jitter;
     readyState = CONNECTING;
+    if (hooks) {
+      report("onReconnect", {
+        where: "client",
+        attempt: failures,
+        delay: wait,
+        ...(status === undefined ? {} : { status }),
+        ...(error === undefined ? {} : { error }),
+      });
+    }
   };
 
   // Opens a connection: resolves once the response is accepted, or after
@@ -522,7 +558,7 @@ function connect(
     if (isClosed()) return;
     if (error) {
       if (response.status !== 200 && retryStatus?.(response.status)) {
-        return retry(error, false, retryAfter(response));
+        return retry(error, false, retryAfter(response), response.status);
       }
       throw error;
     }
@@ -539,12 +575,29 @@ function connect(
     }
     readyState = OPEN;
     failures = 0;
+    if (hooks) {
+      received = bytesIn = 0;
+      ended = (reason, error) => {
+        ended = undefined;
+        report("onClose", {
+          side: "client",
+          reason,
+          events: received,
+          bytes: bytesIn,
+          ...(error === undefined ? {} : { error }),
+        });
+      };
+      report("onOpen", { side: "client", url });
+    }
     reader = response.body.getReader();
     interpreter = new EventStreamInterpreter({
       lastEventId,
       maxEventSize,
       onRetry: (ms) => reconnectionTime = ms,
-    }, (message) => queue.push(message));
+    }, (message) => {
+      queue.push(message);
+      received++;
+    });
   };
 
   // Reads until a message is ready. At the end of the body or on a network
@@ -575,6 +628,7 @@ function connect(
           break;
         }
         arm();
+        bytesIn += result.value.byteLength;
         parser.push(result.value);
         lastEventId = parser.lastEventId;
         if (head < queue.length) return;
@@ -585,6 +639,7 @@ function connect(
     lastEventId = parser.lastEventId;
     reader = interpreter = undefined;
     if (isClosed()) return;
+    ended?.(error === undefined ? "done" : "error", error);
     if (!policy && error === undefined) return close();
     retry(error, true);
   };
@@ -602,6 +657,10 @@ function connect(
         else await connect();
       }
     } catch (error) {
+      if (hooks) {
+        ended?.("error", error);
+        report("onError", { where: "client", error });
+      }
       close();
       throw error;
     }

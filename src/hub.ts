@@ -16,6 +16,13 @@ import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
 import type { SSEEvent } from "./types.ts";
 import { getLastEventId } from "./last_event_id.ts";
 import { describe } from "./describe.ts";
+import {
+  callHook,
+  checkHookOptions,
+  type SSEHookOptions,
+  type SSEHooks,
+  type SSELogger,
+} from "./hooks.ts";
 import type {
   HubEntry,
   HubHistory,
@@ -83,7 +90,7 @@ export type {
  * await hub.close();
  * ```
  */
-export interface HubOptions {
+export interface HubOptions extends SSEHookOptions {
   /**
    * Turns non-string `data` into text, once per published event. It must
    * return a string. @default {JSON.stringify}
@@ -146,6 +153,9 @@ export interface HubOptions {
    * @default {{ min: 1000, max: 5000 }}
    */
   closeRetry?: { min: number; max: number };
+  // The hooks (SSEHookOptions) are the hub's own (onResume,
+  // onSlowConsumer, onReset, and onError for a failed tail), and the
+  // default hooks of the streams of `response`.
   /**
    * Most runs of {@linkcode Hub.relay} this instance carries at once (a
    * safe integer ≥ 1); past it, `relay` rejects with a `RangeError`. On
@@ -406,6 +416,23 @@ function checkTopic(topic: unknown): asserts topic is string {
   }
 }
 
+// The hooks of a response's stream: a subscription ended for falling
+// behind looks done to its stream, and is reported as "slow-consumer".
+// Made per response, and only where the hub has hooks.
+function streamHooks(hooks: SSEHooks, subscription: Subscription): SSEHooks {
+  const { onClose } = hooks;
+  if (onClose === undefined) return hooks;
+  const wrapped: SSEHooks = Object.create(hooks);
+  wrapped.onClose = (info) =>
+    onClose.call(
+      hooks,
+      info.reason === "done" && subscription.slow
+        ? { ...info, reason: "slow-consumer" }
+        : info,
+    );
+  return wrapped;
+}
+
 interface Topic extends SubscribedTopic {
   readonly aborter: AbortController;
   /** The tail is established and has been checked for an end. */
@@ -417,6 +444,8 @@ class HubCore implements Hub, SubscriptionHost {
   readonly maxQueue: number;
   readonly dropOldest: boolean;
   readonly resetEvent: string;
+  readonly hooks: SSEHooks | undefined;
+  readonly logger: SSELogger;
   readonly #serialize: ((data: unknown) => string) | undefined;
   /** Typed topics: every event's data is stored as JSON. */
   readonly #events: boolean;
@@ -448,6 +477,9 @@ class HubCore implements Hub, SubscriptionHost {
       }
     }
     this.store = store;
+    checkHookOptions(options);
+    this.hooks = options.hooks;
+    this.logger = options.logger ?? console;
 
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) {
@@ -515,6 +547,7 @@ class HubCore implements Hub, SubscriptionHost {
     // A run ends its own topic, also while the hub closes.
     this.#relays = new HubRelays({
       store,
+      logger: this.logger,
       publish: (topic, event) => this.publish(topic, event),
       end: async (topic, event) =>
         await this.store.append(topic, {
@@ -677,6 +710,9 @@ class HubCore implements Hub, SubscriptionHost {
     try {
       return createSSEStream(subscription, {
         signal: request.signal,
+        hooks: this.hooks &&
+          streamHooks(this.hooks, subscription as Subscription),
+        logger: this.logger,
         ...streamOptions,
       });
     } catch (error) {
@@ -745,6 +781,14 @@ class HubCore implements Hub, SubscriptionHost {
         for (const subscription of subscribers) subscription.gap();
       },
       error: (reason) => {
+        if (this.hooks) {
+          callHook(
+            this.hooks,
+            "onError",
+            { where: "store", error: reason },
+            this.logger,
+          );
+        }
         if (this.#topics.get(name) === topic) this.#topics.delete(name);
         aborter.abort();
         for (const subscription of [...subscribers]) {

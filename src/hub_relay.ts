@@ -18,6 +18,7 @@ import type { RelayMapResult, RelayUpstream } from "./relay.ts";
 import type { HubRecord, HubStore } from "./store.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
 import { describe } from "./describe.ts";
+import type { SSELogger } from "./hooks.ts";
 
 /** Options for `hub.relay`. */
 export interface HubRelayOptions {
@@ -38,7 +39,7 @@ export interface HubRelayOptions {
    * The last event of a run that failed (an upstream error, a timeout, a
    * lost lease): what `onError` returns, or by default `event: error` with
    * the JSON an OpenAI-compatible client reads, revealing nothing of the
-   * cause. The error is also logged with `console.error` by default.
+   * cause. The error is also logged with the hub's `logger` by default.
    */
   onError?: (error: unknown) => SSEEvent | string | void;
 }
@@ -83,6 +84,8 @@ export interface RelayHub {
   readonly store: HubStore;
   publish(topic: string, event: SSEEvent | string): Promise<string>;
   end(topic: string, event?: SSEEvent | string): Promise<string>;
+  /** Where a failed run is logged by default. */
+  readonly logger: SSELogger;
 }
 
 interface Run {
@@ -314,7 +317,7 @@ export class HubRelays {
 
   #failure(error: unknown, options: HubRelayOptions): SSEEvent | string {
     if (!options.onError) {
-      console.error("ssekit: a relay failed:", error);
+      this.#hub.logger.error("ssekit: a relay failed:", error);
       return FAILED;
     }
     try {

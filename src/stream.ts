@@ -15,6 +15,14 @@ import {
   type TypedSSEEvent,
 } from "./events.ts";
 import { describe, isThenable } from "./describe.ts";
+import {
+  callHook,
+  checkHookOptions,
+  type SSECloseReason,
+  type SSEHookOptions,
+  type SSEHooks,
+  type SSELogger,
+} from "./hooks.ts";
 
 /** What a stream can be made of: events (objects or strings) from any kind of sequence. */
 export type SSESource<E = SSEEvent | string> =
@@ -32,7 +40,7 @@ export type SSESourceInit<E = SSEEvent | string> =
   | ((signal: AbortSignal) => SSESource<E> | PromiseLike<SSESource<E>>);
 
 /** Options for {@linkcode createSSEStream}. */
-export interface SSEStreamOptions extends FormatEventOptions {
+export interface SSEStreamOptions extends FormatEventOptions, SSEHookOptions {
   /** Extra response headers, merged over the SSE defaults. Hop-by-hop headers are rejected. */
   headers?: HeadersInit;
   /**
@@ -66,7 +74,7 @@ export interface SSEStreamOptions extends FormatEventOptions {
   /**
    * Decides what the client sees when the source throws or yields an invalid
    * event: an event to send before the stream ends, or nothing. The default
-   * logs the error with `console.error` and sends `event: error` whose
+   * logs the error with `logger.error` and sends `event: error` whose
    * data is JSON in the shape OpenAI-compatible clients read,
    * `{"error":{"message":"The event stream failed","type":"server_error"}}`,
    * revealing nothing of the error.
@@ -326,8 +334,8 @@ function checkSignal(signal: unknown): void {
   }
 }
 
-function defaultOnError(error: unknown): SSEEvent {
-  console.error("ssekit: the event source failed:", error);
+function defaultOnError(error: unknown, logger: SSELogger): SSEEvent {
+  logger.error("ssekit: the event source failed:", error);
   return GENERIC_ERROR;
 }
 
@@ -491,7 +499,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         // while its queue is empty, so one at most waits for the reader.
         const demand = this.controller.desiredSize!;
         if (demand > 0 || (demand === 0 && this.wanted !== undefined)) {
-          this.write(encoder.encode(":\n"));
+          this.comment();
         }
       }
     }
@@ -520,7 +528,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       "TimeoutError",
     );
     this.pending = "";
-    this.stop(reason);
+    this.stop(reason, true, "stalled");
     try {
       this.controller.error(reason);
     } catch {
@@ -528,15 +536,23 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     }
   }
 
-  write(bytes: Uint8Array): void {
+  /** Writes a keep-alive comment. */
+  comment(): void {
+    this.write(encoder.encode(":\n"));
+  }
+
+  // Whether the bytes were written.
+  write(bytes: Uint8Array): boolean {
     try {
       this.controller.enqueue(bytes);
     } catch (error) {
       // The runtime closed the body's stream without cancelling it (Deno
       // does when a client resets the connection): the client is gone.
-      return this.cancel(error);
+      this.cancel(error);
+      return false;
     }
     this.lastWrite = Date.now();
+    return true;
   }
 
   // Ends the body, unless the runtime closed it already (see write).
@@ -598,7 +614,8 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     if (!this.finished) this.flush();
   }
 
-  finish(): void {
+  // `reason` and `error` are for HookedSSEBody, which reports them.
+  finish(_reason: SSECloseReason, _error?: unknown): void {
     this.finished = true;
     unschedule(this);
     // An ended stream leaves no timer behind, the burst's task included.
@@ -610,9 +627,13 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   // source failed. The producer is told through both `return()` and the
   // signal a function source received; a source whose read failed has
   // ended already and is not closed again.
-  stop(reason: unknown, sourceOpen = true): void {
+  stop(
+    reason: unknown,
+    sourceOpen: boolean,
+    why: SSECloseReason,
+  ): void {
     if (this.finished) return;
-    this.finish();
+    this.finish(why, reason);
     this.aborter?.abort(reason);
     if (sourceOpen && this.reader) closeSource(this.kind, this.reader, reason);
   }
@@ -622,7 +643,9 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     const { options } = this;
     let reply: SSEEvent | string | void;
     try {
-      reply = (options.onError ?? defaultOnError)(error);
+      reply = options.onError
+        ? options.onError(error)
+        : defaultOnError(error, options.logger ?? console);
     } catch {
       reply = GENERIC_ERROR;
     }
@@ -634,7 +657,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       }
     }
     this.flush();
-    this.stop(error, sourceOpen);
+    this.stop(error, sourceOpen, "error");
     this.end();
   }
 
@@ -642,7 +665,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   handleEvent(): void {
     if (this.finished) return;
     this.flush();
-    this.stop(this.options.signal!.reason);
+    this.stop(this.options.signal!.reason, true, "aborted");
     this.end();
   }
 
@@ -697,7 +720,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
         if (this.finished) return;
         if ((step as IteratorResult<unknown>).done) {
           this.flush();
-          this.finish();
+          this.finish("done");
           return this.end();
         }
         item = (step as IteratorResult<unknown>).value;
@@ -748,7 +771,89 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   cancel(reason: unknown): void {
     if (this.finished) return;
     this.pending = "";
-    this.stop(reason);
+    this.stop(reason, true, "client-left");
+  }
+}
+
+/**
+ * A body that reports to hooks: made instead of a plain one when
+ * `options.hooks` is given, so a stream without hooks runs none of this.
+ * Open is reported at the first pull (the server began reading), close
+ * once, from `finish`, and only after an open, so a `Response` never served
+ * leaves no open stream counted.
+ */
+class HookedSSEBody extends SSEBody {
+  hooks: SSEHooks;
+  logger: SSELogger;
+  /** The opening line's length, reported as sent at the open. */
+  preludeBytes = 0;
+  opened = false;
+  /** Events appended since the last flush, and sent so far. */
+  pendingEvents = 0;
+  events = 0;
+  bytes = 0;
+
+  constructor(
+    options: SSEStreamOptions,
+    keepAlive: number,
+    stallTimeout: number,
+    hooks: SSEHooks,
+  ) {
+    super(options, keepAlive, stallTimeout);
+    this.hooks = hooks;
+    this.logger = options.logger ?? console;
+  }
+
+  override pull(controller?: unknown): Promise<void> | void {
+    if (!this.opened && !this.finished) {
+      this.opened = true;
+      callHook(this.hooks, "onOpen", { side: "server" }, this.logger);
+      this.sent(this.preludeBytes, 0, false);
+    }
+    return super.pull(controller);
+  }
+
+  sent(bytes: number, events: number, keepAlive: boolean): void {
+    this.bytes += bytes;
+    this.events += events;
+    callHook(this.hooks, "onSend", { events, bytes, keepAlive }, this.logger);
+  }
+
+  override append(text: string, shared?: Encoded): void {
+    this.pendingEvents++;
+    super.append(text, shared);
+  }
+
+  // Only flush writes through here: the keep-alive comment goes to the
+  // plain write, so events still pending are not counted with it.
+  override write(bytes: Uint8Array): boolean {
+    const events = this.pendingEvents;
+    this.pendingEvents = 0;
+    const written = super.write(bytes);
+    if (written) this.sent(bytes.length, events, false);
+    return written;
+  }
+
+  override comment(): void {
+    if (super.write(encoder.encode(":\n"))) this.sent(2, 0, true);
+  }
+
+  override fail(error: unknown, sourceOpen: boolean): void {
+    if (this.finished) return;
+    callHook(this.hooks, "onError", { where: "stream", error }, this.logger);
+    super.fail(error, sourceOpen);
+  }
+
+  override finish(reason: SSECloseReason, error?: unknown): void {
+    super.finish(reason);
+    if (!this.opened) return;
+    callHook(this.hooks, "onClose", {
+      side: "server",
+      reason,
+      events: this.events,
+      bytes: this.bytes,
+      ...(reason === "error" || reason === "stalled" ? { error } : {}),
+    }, this.logger);
   }
 }
 
@@ -836,14 +941,28 @@ export function createSSEStream(
   checkEvents(options.events);
   checkFunction("onError", options.onError);
   checkFunction("serialize", options.serialize);
-  const body = new SSEBody(
-    options,
-    interval("keepAlive", options.keepAlive, DEFAULT_KEEP_ALIVE),
-    interval("stallTimeout", options.stallTimeout, DEFAULT_STALL_TIMEOUT),
+  checkHookOptions(options);
+  const keepAlive = interval(
+    "keepAlive",
+    options.keepAlive,
+    DEFAULT_KEEP_ALIVE,
   );
-  body.typed = options.events !== undefined;
+  const stallTimeout = interval(
+    "stallTimeout",
+    options.stallTimeout,
+    DEFAULT_STALL_TIMEOUT,
+  );
   // An invalid retry throws here.
   const first = encoder.encode(prelude(options));
+  const { hooks } = options;
+  let body: SSEBody;
+  if (hooks === undefined) body = new SSEBody(options, keepAlive, stallTimeout);
+  else {
+    const hooked = new HookedSSEBody(options, keepAlive, stallTimeout, hooks);
+    hooked.preludeBytes = first.length;
+    body = hooked;
+  }
+  body.typed = options.events !== undefined;
   if (typeof source === "function") {
     body.makeSource = source;
     // Only a function source is given a signal, so only it pays for one.
