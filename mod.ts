@@ -20,6 +20,9 @@
  * - {@linkcode connectSSE} is a reconnecting `fetch`-based client: any
  *   method, body and headers, `Last-Event-ID` resume, backoff.
  *
+ * Operations: every one of them takes `hooks` ({@linkcode SSEHooks}) and a
+ * `logger`; {@linkcode sseMetrics} turns the hooks into counters.
+ *
  * @example Streaming a typewriter reply
  * ```ts ignore
  * import { createSSEStream } from "@ssekit/ssekit";
@@ -128,3 +131,24 @@ export {
 } from "./src/store.ts";
 export { memoryStore, type MemoryStoreOptions } from "./src/memory_store.ts";
 export { getLastEventId } from "./src/last_event_id.ts";
+export type {
+  SSECloseInfo,
+  SSECloseReason,
+  SSEErrorInfo,
+  SSEHookOptions,
+  SSEHooks,
+  SSELogger,
+  SSEOpenInfo,
+  SSEReconnectInfo,
+  SSEResetInfo,
+  SSEResumeInfo,
+  SSESendInfo,
+  SSESide,
+  SSESlowConsumerInfo,
+  SSETailLagInfo,
+} from "./src/hooks.ts";
+export {
+  type SSEMetrics,
+  sseMetrics,
+  type SSEMetricsSnapshot,
+} from "./src/metrics.ts";

@@ -44,6 +44,7 @@ import {
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe } from "./describe.ts";
+import type { SSELogger } from "./hooks.ts";
 import { bodyConsumed, parsedBody, requestBody } from "./_node_body.ts";
 import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";
 
@@ -123,9 +124,11 @@ export interface NodeListenerOptions {
    * the head was sent (the connection is closed, so the client sees a
    * truncated response rather than a complete one).
    *
-   * @default {console.error}
+   * @default {logger.error}
    */
   onError?: (error: unknown) => void;
+  /** Where failures go without `onError`, or when it throws. @default {console} */
+  logger?: SSELogger;
 }
 
 /** Where a server started by {@linkcode serve} listens. */
@@ -185,17 +188,20 @@ const NOT_AN_AUTHORITY = /[\s/?#@\\]/;
 
 const noop = () => {};
 
-function defaultOnError(error: unknown): void {
-  console.error("ssekit/node: a request failed:", error);
-}
-
-// A failing reporter must not take the response, or the process, with it.
-function report(onError: (error: unknown) => void, error: unknown): void {
-  try {
-    onError(error);
-  } catch (thrown) {
-    console.error("ssekit/node: onError threw:", thrown);
+// The reporter of failed requests: options.onError, or the logger. A
+// failing onError must not take the response, or the process, with it.
+function reporter(options: NodeListenerOptions): (error: unknown) => void {
+  const { onError, logger = console } = options;
+  if (onError === undefined) {
+    return (error) => logger.error("ssekit/node: a request failed:", error);
   }
+  return (error) => {
+    try {
+      onError(error);
+    } catch (thrown) {
+      logger.error("ssekit/node: onError threw:", thrown);
+    }
+  };
 }
 
 function localAuthority(socket: Socket): string {
@@ -348,7 +354,7 @@ async function handle(
       `Invalid handler result: expected a Response, got ${describe(response)}`,
     );
   } catch (error) {
-    report(onError, error);
+    onError(error);
     if (!res.headersSent && !res.destroyed) {
       sendText(res, 500, "Internal Server Error");
     }
@@ -410,7 +416,7 @@ function sendHead(
     res.writeHead(response.status);
   } catch (error) {
     // A locked body or a status node:http refuses: the head is not sent yet.
-    report(onError, error);
+    onError(error);
     // Only the response's own: middleware's stay, as on any other 500.
     response.headers.forEach((_, name) => res.removeHeader(name));
     if (adopted) adopted.cancel(error);
@@ -515,7 +521,7 @@ async function respond(
     }
   } catch (error) {
     if (closed) return;
-    report(onError, error);
+    onError(error);
     // Ending cleanly would tell the client it has the whole body.
     return void res.destroy();
   }
@@ -538,7 +544,7 @@ function listener(
     // respond() handles every failure it knows of; this is for a
     // node:http look-alike that throws where Node does not.
     respond(handler, onError, open, req, res).catch((error) => {
-      report(onError, error);
+      onError(error);
       res.destroy();
     });
   };
@@ -652,7 +658,7 @@ export function toNodeListener<
   // The adapter only ever hands the handler the req and res it was given.
   return listener(
     handler as unknown as NodeHandler,
-    options.onError ?? defaultOnError,
+    reporter(options),
     undefined,
   );
 }
@@ -717,7 +723,7 @@ export async function serve(
       `Invalid port: expected an integer in [0, 65535], got ${String(port)}`,
     );
   }
-  const onError = options.onError ?? defaultOnError;
+  const onError = reporter(options);
   const open = new Map<ServerResponse, AbortController>();
   const server = createServer(listener(handler, onError, open));
   const finished = new Promise<void>((resolve) =>
@@ -731,7 +737,7 @@ export async function serve(
     });
   });
   // Later errors (e.g. EMFILE while accepting) must not crash the process.
-  server.on("error", (error) => report(onError, error));
+  server.on("error", (error) => onError(error));
 
   let closing = false;
   // A connection whose response ends during shutdown would otherwise stay

@@ -48,6 +48,7 @@ import {
   type HubTailHandler,
 } from "./store.ts";
 import { describe } from "./describe.ts";
+import { callHook, checkHookOptions, type SSEHookOptions } from "./hooks.ts";
 import {
   ABORT_SCRIPT,
   APPEND_SCRIPT,
@@ -124,7 +125,7 @@ export type RedisConnection = object;
  * const store = redisStore(options);
  * ```
  */
-export interface RedisStoreOptions extends HubHistory {
+export interface RedisStoreOptions extends HubHistory, SSEHookOptions {
   /**
    * A `redis://` URL or ioredis options (the store creates the client, and
    * closes it), or an ioredis client (the caller keeps it, and closes it).
@@ -462,6 +463,9 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
   const minDelay = positiveInteger(reconnect.min, "min");
   const maxDelay = Math.max(minDelay, positiveInteger(reconnect.max, "max"));
   const ttlArg = ttl === Infinity ? "" : Math.ceil(ttl);
+  // Its hooks: onReconnect for the tail's connections, onTailLag.
+  checkHookOptions(options);
+  const { hooks, logger } = options;
 
   const given = options.redis ?? "redis://127.0.0.1:6379";
   if (typeof given !== "string" && (typeof given !== "object" || !given)) {
@@ -535,8 +539,18 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     connectionName: "ssekit-tail",
     autoResubscribe: false,
     lazyConnect: false,
-    retryStrategy: (times: number) =>
-      times > attempts ? null : Math.min(maxDelay, minDelay * 2 ** (times - 1)),
+    retryStrategy: (times: number) => {
+      if (times > attempts) return null;
+      const delay = Math.min(maxDelay, minDelay * 2 ** (times - 1));
+      if (hooks) {
+        callHook(hooks, "onReconnect", {
+          where: "store",
+          attempt: times,
+          delay,
+        }, logger);
+      }
+      return delay;
+    },
   };
   const tail = new Tail({
     ...tailRoutes(base, subscriber),
@@ -546,6 +560,12 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
       const [id, ...fields] = JSON.parse(message) as string[];
       return toEntry(id, fields);
     },
+    // The id's first part is Redis's clock at the append, in ms.
+    lag: hooks?.onTailLag && ((key, id) =>
+      callHook(hooks, "onTailLag", {
+        topic: key,
+        lag: Date.now() - parseInt(id, 10),
+      }, logger)),
   });
 
   // Publish tokens: this store's name and a count, kept in the topic's

@@ -101,6 +101,8 @@ export interface TailStore {
   last(key: string): Promise<string>;
   /** An entry from a published message. */
   parse(message: string): HubEntry;
+  /** Told of each entry delivered live, when lag is measured. */
+  lag?: ((key: string, id: string) => void) | undefined;
 }
 
 /** Every tailed topic of one store, on one subscriber connection per shard. */
@@ -307,6 +309,7 @@ export class Tail {
 
   #deliver(topic: Tailed, entry: HubEntry): void {
     topic.cursor = entry.id;
+    this.#store.lag?.(topic.key, entry.id);
     for (const handler of topic.handlers) handler.entry(entry);
   }
 
