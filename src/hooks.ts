@@ -32,7 +32,10 @@ export interface SSELogger {
  * Why a stream or connection ended:
  * - `"done"`: the source (or, for a client, the server's body) ended;
  * - `"client-left"`: the client went away (the body was cancelled);
- * - `"aborted"`: `options.signal` aborted, or a client was closed;
+ * - `"aborted"`: `options.signal` aborted, or a client was closed. Deno
+ *   and Bun abort `request.signal` when the client disconnects, so a
+ *   stream given `signal: request.signal` reports a client that left on
+ *   them as `"aborted"` (a hub's `response` reports it as `"client-left"`);
  * - `"error"`: the source threw or yielded an invalid event, or a client's
  *   connection failed;
  * - `"stalled"`: the client took nothing for `stallTimeout` ms;

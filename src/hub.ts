@@ -416,10 +416,16 @@ function checkTopic(topic: unknown): asserts topic is string {
   }
 }
 
-// The hooks of a response's stream: a subscription ended for falling
-// behind looks done to its stream, and is reported as "slow-consumer".
-// Made per response, and only where the hub has hooks.
-function streamHooks(hooks: SSEHooks, subscription: Subscription): SSEHooks {
+// The hooks of a response's stream, made per response and only where the
+// hub has hooks: a subscription ended for falling behind looks done to its
+// stream, and is reported as "slow-consumer"; where the stream's signal is
+// the request's, its abort is the client leaving (Deno and Bun abort it
+// when the client disconnects).
+function streamHooks(
+  hooks: SSEHooks,
+  subscription: Subscription,
+  requestSignal: boolean,
+): SSEHooks {
   const { onClose } = hooks;
   if (onClose === undefined) return hooks;
   const wrapped: SSEHooks = Object.create(hooks);
@@ -428,6 +434,8 @@ function streamHooks(hooks: SSEHooks, subscription: Subscription): SSEHooks {
       hooks,
       info.reason === "done" && subscription.slow
         ? { ...info, reason: "slow-consumer" }
+        : info.reason === "aborted" && requestSignal
+        ? { ...info, reason: "client-left" }
         : info,
     );
   return wrapped;
@@ -711,7 +719,11 @@ class HubCore implements Hub, SubscriptionHost {
       return createSSEStream(subscription, {
         signal: request.signal,
         hooks: this.hooks &&
-          streamHooks(this.hooks, subscription as Subscription),
+          streamHooks(
+            this.hooks,
+            subscription as Subscription,
+            streamOptions.signal === undefined,
+          ),
         logger: this.logger,
         ...streamOptions,
       });

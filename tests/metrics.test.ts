@@ -143,6 +143,35 @@ for (const kind of serverKinds) {
       });
     });
 
+    test("client-left: a hub's client disconnects (request.signal aborts on some servers)", async () => {
+      const record = recorder();
+      const close = closed(record.hooks);
+      const hub = createHub({ hooks: record.hooks });
+      try {
+        await withServer(
+          kind,
+          (request) => hub.response(request, "t"),
+          async (url) => {
+            const client = new RawClient(url);
+            await client.waitFor(":\n");
+            await until(
+              async () => hub.stats().subscribers,
+              (n) => n === 1,
+              "subscribed",
+            );
+            await hub.publish("t", "one");
+            await client.waitFor("data: one");
+            client.close();
+            const info = await close;
+            assert.equal(info.reason, "client-left");
+          },
+        );
+      } finally {
+        await hub.close();
+      }
+      assert.equal(record.of("onClose").length, 1);
+    });
+
     test("aborted: options.signal aborts", async () => {
       const record = recorder();
       const close = closed(record.hooks);
@@ -430,14 +459,26 @@ describe("connectSSE hooks", () => {
     const server = await serve(() =>
       createSSEStream(async function* () {
         yield "first";
-        await sleep(60_000);
+        await new Promise(() => {}); // Only the client's leaving ends it.
       }())
     );
     try {
-      const connection = connectSSE(server.url, { hooks: metrics.hooks });
+      const record = recorder();
+      const connection = connectSSE(server.url, {
+        hooks: {
+          ...metrics.hooks,
+          onClose(info) {
+            metrics.hooks.onClose!(info);
+            record.hooks.onClose!(info);
+          },
+        },
+      });
       await connection.next();
       assert.equal(metrics.snapshot().openConnections, 1);
       connection.close();
+      const [close] = record.of<SSECloseInfo>("onClose");
+      assert.equal(close.reason, "aborted");
+      assert.equal(close.events, 1);
       assert.equal(metrics.snapshot().openConnections, 0);
     } finally {
       await server.close();
