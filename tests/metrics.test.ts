@@ -21,6 +21,9 @@ import {
   type SSEResumeInfo,
 } from "../mod.ts";
 import { redisStore } from "../src/redis.ts";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { createApp } from "../examples/metrics/prometheus.ts";
+import { observeSSEMetrics } from "../examples/metrics/opentelemetry.ts";
 import { RawClient } from "./_client.ts";
 import { serve, serverKinds, withServer } from "./_server.ts";
 import { deferred, sleep, until, within } from "./_util.ts";
@@ -522,6 +525,102 @@ describe("ssekit/node logger", () => {
       "ssekit/node: a request failed:",
       failure,
     ]]);
+  });
+});
+
+describe("examples/metrics", () => {
+  test("prometheus.ts serves the counters in the text exposition format", async () => {
+    const { handler, hub } = createApp();
+    try {
+      await withServer(serverKinds[0], handler, async (url) => {
+        const client = new RawClient(new URL("/news", url).href);
+        await client.waitFor(":\n");
+        await until(
+          async () => hub.stats().subscribers,
+          (n) => n === 1,
+          "subscribed",
+        );
+        await hub.publish("news", "hello");
+        await client.waitFor("data: hello");
+        const response = await fetch(new URL("/metrics", url));
+        assert.match(
+          response.headers.get("content-type")!,
+          /^text\/plain; version=0\.0\.4/,
+        );
+        const text = await response.text();
+        client.close();
+        const samples = new Map<string, number>();
+        for (const line of text.trimEnd().split("\n")) {
+          if (line.startsWith("#")) {
+            assert.match(
+              line,
+              /^# (HELP [a-z_]+ .+|TYPE [a-z_]+ (counter|gauge))$/,
+            );
+            continue;
+          }
+          const match = /^([a-z_]+(?:\{reason="[a-z-]+"\})?) (-?[0-9.e+-]+)$/
+            .exec(line);
+          assert.ok(match, `a sample line: ${line}`);
+          samples.set(match[1], Number(match[2]));
+        }
+        assert.equal(samples.get("sse_open_streams"), 1);
+        assert.equal(samples.get("sse_events_sent_total"), 1);
+        assert.equal(
+          samples.get("sse_bytes_sent_total"),
+          Buffer.byteLength(client.body),
+        );
+        assert.equal(samples.get('sse_streams_closed_total{reason="done"}'), 0);
+      });
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test("opentelemetry.ts feeds a real MeterProvider", async () => {
+    class Reader extends MetricReader {
+      protected onForceFlush(): Promise<void> {
+        return Promise.resolve();
+      }
+      protected onShutdown(): Promise<void> {
+        return Promise.resolve();
+      }
+    }
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const metrics = sseMetrics();
+    observeSSEMetrics(provider.getMeter("ssekit"), metrics);
+    await withServer(
+      serverKinds[0],
+      () => createSSEStream(["a", "b", "c"], { hooks: metrics.hooks }),
+      async (url) => {
+        const client = new RawClient(url);
+        await within(client.ended, 10_000, "the end of the body");
+        await until(
+          async () => metrics.snapshot().closed.done,
+          (n) => n === 1,
+          "closed",
+        );
+      },
+    );
+    const { resourceMetrics, errors } = await reader.collect();
+    assert.deepEqual(errors, []);
+    const all = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+    const value = (name: string, reason?: string) => {
+      const metric = all.find((m) => m.descriptor.name === name);
+      assert.ok(metric, name);
+      const point = metric.dataPoints.find((p) =>
+        p.attributes.reason === reason
+      );
+      return point?.value;
+    };
+    assert.equal(value("sse.events.sent"), 3);
+    assert.equal(value("sse.streams.open"), 0);
+    assert.equal(value("sse.streams.closed", "done"), 1);
+    assert.equal(
+      value("sse.bytes.sent"),
+      Buffer.byteLength(":\ndata: a\n\ndata: b\n\ndata: c\n\n"),
+    );
+    await provider.shutdown();
   });
 });
 
