@@ -24,6 +24,7 @@ import { redisStore } from "../src/redis.ts";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { createApp } from "../examples/metrics/prometheus.ts";
 import { observeSSEMetrics } from "../examples/metrics/opentelemetry.ts";
+import { createDemoApp } from "../examples/demo/app.ts";
 import { RawClient } from "./_client.ts";
 import { serve, serverKinds, withServer } from "./_server.ts";
 import { deferred, sleep, until, within } from "./_util.ts";
@@ -621,6 +622,39 @@ describe("examples/metrics", () => {
       Buffer.byteLength(":\ndata: a\n\ndata: b\n\ndata: c\n\n"),
     );
     await provider.shutdown();
+  });
+});
+
+describe("examples/demo", () => {
+  test("the counters beside the panels count the feed's streams, live", async () => {
+    let origin = "";
+    const app = createDemoApp({
+      clientScript: "",
+      origin: () => origin,
+      tickInterval: 50,
+    });
+    try {
+      await withServer(serverKinds[0], app.fetch, async (url) => {
+        origin = url.slice(0, -1);
+        const feed = new RawClient(new URL("/feed", url).href);
+        await feed.waitFor("event: tick");
+        const live = new RawClient(new URL("/metrics/stream", url).href);
+        await live.waitFor("event: metrics");
+        const snapshot = await (await fetch(new URL("/metrics", url))).json();
+        assert.equal(
+          snapshot.openStreams,
+          1,
+          "the feed, not the panel's own stream",
+        );
+        assert.ok(snapshot.eventsSent >= 1);
+        const first = JSON.parse(/data: (.*)\n/.exec(live.body)![1]);
+        assert.equal(first.openStreams, 1);
+        feed.close();
+        live.close();
+      });
+    } finally {
+      await app.close();
+    }
   });
 });
 

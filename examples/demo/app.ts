@@ -11,7 +11,9 @@
 //   GET  /feed                 a hub topic: server activity, for EventSource
 //   POST /feed/cut             ends every open /feed response, server-side
 //   GET  /stats                counters the page and the tests read
-import { createHub } from "../../mod.ts";
+//   GET  /metrics              sseMetrics() of the hub's streams, as JSON
+//   GET  /metrics/stream       the same, once a second, as an event stream
+import { createHub, createSSEStream, sseMetrics } from "../../mod.ts";
 import type { Hub, HubStore } from "../../mod.ts";
 import { completionRequest, fakeOpenAI, tokenOf } from "../openai_relay.ts";
 import { PAGE } from "./page.ts";
@@ -75,7 +77,10 @@ const json = (body: unknown, status = 200) =>
 export function createDemoApp(options: DemoAppOptions): DemoApp {
   const { clientScript, origin, tokenDelay = 45, tickInterval = 1000 } =
     options;
-  const hub: Hub = createHub({ store: options.store });
+  // Every stream of the hub (chat followers, the feed) and the relays'
+  // store report to these counters; the page shows them live.
+  const metrics = sseMetrics();
+  const hub: Hub = createHub({ store: options.store, hooks: metrics.hooks });
   const stats: DemoStats = {
     activeReplies: 0,
     cancelledReplies: 0,
@@ -200,6 +205,16 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       }
       case "GET /stats":
         return json(stats);
+      case "GET /metrics":
+        return json(metrics.snapshot());
+      case "GET /metrics/stream":
+        // Without the hooks: the panel's own stream is not counted.
+        return createSSEStream(async function* (signal) {
+          while (!signal.aborted) {
+            yield { event: "metrics", data: metrics.snapshot() };
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          }
+        }, { signal: request.signal });
     }
     return json({ error: `no route for ${route}` }, 404);
   }

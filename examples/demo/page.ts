@@ -46,6 +46,10 @@ export const PAGE: string = `<!doctype html>
   #feed-events .id { color: #6b7385; font-family: ui-monospace, monospace; font-size: 11px; }
   #feed-events .type { font-weight: 600; }
   #feed-events li.gap { color: #a0452b; }
+  #metrics { grid-column: 1 / -1; min-height: 0; }
+  #metrics dl { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 6px 16px; margin: 0; font-size: 13px; }
+  #metrics dt { color: #6b7385; }
+  #metrics dd { margin: 0 0 4px; font-weight: 600; font-family: ui-monospace, monospace; }
 </style>
 </head>
 <body>
@@ -78,6 +82,10 @@ export const PAGE: string = `<!doctype html>
       <button id="feed-toggle" type="button" class="secondary">Stop feed</button>
     </div>
     <ul id="feed-events"></ul>
+  </section>
+  <section id="metrics">
+    <h2>Server counters <small>sseMetrics() → /metrics/stream, live</small></h2>
+    <dl id="metrics-list"></dl>
   </section>
 </main>
 <script type="module">
@@ -244,6 +252,34 @@ export const PAGE: string = `<!doctype html>
   $("feed-toggle").addEventListener("click", () => (source ? stopFeed() : startFeed()));
   $("cut").addEventListener("click", () => fetch("/feed/cut", { method: "POST" }));
   startFeed();
+
+  // Counters: the server's sseMetrics() snapshot, once a second; closes
+  // by reason (a cut, through the feed's own signal, is "aborted").
+  const LABELS = {
+    openStreams: "open streams", streamsOpened: "streams opened", eventsSent: "events sent",
+    bytesSent: "bytes sent", keepAlives: "keep-alives", resumes: "resumes",
+    replayedEvents: "replayed events", resetsServed: "resets served",
+    slowConsumerDisconnects: "slow-consumer disconnects", slowConsumerDrops: "slow-consumer drops",
+    errors: "errors",
+  };
+  function showMetrics(event) {
+    const snapshot = JSON.parse(event.data);
+    const rows = Object.entries(LABELS).map(([key, label]) => [key, label, snapshot[key]]);
+    for (const [reason, count] of Object.entries(snapshot.closed)) {
+      rows.push(["closed-" + reason, "closed: " + reason, count]);
+    }
+    for (const [key, label, value] of rows) {
+      let dd = document.getElementById("metric-" + key);
+      if (!dd) {
+        const dt = $("metrics-list").appendChild(document.createElement("dt"));
+        dt.textContent = label;
+        dd = $("metrics-list").appendChild(document.createElement("dd"));
+        dd.id = "metric-" + key;
+      }
+      dd.textContent = value.toLocaleString();
+    }
+  }
+  new EventSource("/metrics/stream").addEventListener("metrics", showMetrics);
 </script>
 </body>
 </html>
