@@ -159,7 +159,7 @@ for (const kind of serverKinds) {
             const client = new RawClient(url);
             await client.waitFor(":\n");
             await until(
-              async () => hub.stats().subscribers,
+              () => Promise.resolve(hub.stats().subscribers),
               (n) => n === 1,
               "subscribed",
             );
@@ -279,7 +279,7 @@ for (const kind of serverKinds) {
             const client = new RawClient(url);
             await client.waitFor(":\n");
             await until(
-              async () => hub.stats().subscribers,
+              () => Promise.resolve(hub.stats().subscribers),
               (n) => n === 1,
               "subscribed",
             );
@@ -392,7 +392,7 @@ describe("resume hooks (memory store)", () => {
           const c = new RawClient(url);
           await c.waitFor(":\n");
           await until(
-            async () => record.of("onResume").length,
+            () => Promise.resolve(record.of("onResume").length),
             (n) => n === 2,
             "two resumes",
           );
@@ -537,7 +537,7 @@ describe("examples/metrics", () => {
         const client = new RawClient(new URL("/news", url).href);
         await client.waitFor(":\n");
         await until(
-          async () => hub.stats().subscribers,
+          () => Promise.resolve(hub.stats().subscribers),
           (n) => n === 1,
           "subscribed",
         );
@@ -597,7 +597,7 @@ describe("examples/metrics", () => {
         const client = new RawClient(url);
         await within(client.ended, 10_000, "the end of the body");
         await until(
-          async () => metrics.snapshot().closed.done,
+          () => Promise.resolve(metrics.snapshot().closed.done),
           (n) => n === 1,
           "closed",
         );
@@ -699,7 +699,7 @@ describe("Redis store hooks", {
         const b = hub.subscribe("t", { lastEventId: ids[0] });
         assert.equal((await b.next()).value!.event, "reset");
         await until(
-          async () => record.of("onResume").length,
+          () => Promise.resolve(record.of("onResume").length),
           (n) => n === 2,
           "two resumes",
         );
@@ -724,7 +724,7 @@ describe("Redis store hooks", {
           .map((line) => /id=(\d+)/.exec(line)![1]);
         for (const id of tails) await admin.client("KILL", "ID", id);
         await until(
-          async () => record.of("onReconnect").length,
+          () => Promise.resolve(record.of("onReconnect").length),
           (n) => n >= 1,
           "a reconnect",
         );
