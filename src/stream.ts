@@ -819,8 +819,17 @@ class HookedSSEBody extends SSEBody {
     callHook(this.hooks, "onSend", { events, bytes, keepAlive }, this.logger);
   }
 
+  // One text may hold many events (a relay's batch, see FORMATTED): each
+  // ends in the only blank line it has, since every line of an event has
+  // a field name or a colon.
   override append(text: string, shared?: Encoded): void {
-    this.pendingEvents++;
+    for (
+      let at = text.indexOf("\n\n");
+      at !== -1;
+      at = text.indexOf("\n\n", at + 2)
+    ) {
+      this.pendingEvents++;
+    }
     super.append(text, shared);
   }
 

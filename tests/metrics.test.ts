@@ -14,6 +14,7 @@ import {
   createHub,
   createSSEStream,
   memoryStore,
+  relaySSE,
   type SSECloseInfo,
   type SSEHooks,
   sseMetrics,
@@ -301,6 +302,25 @@ for (const kind of serverKinds) {
     });
   });
 }
+
+describe("relaySSE hooks", () => {
+  test("a relay's batches are counted event by event", async () => {
+    const record = recorder();
+    const close = closed(record.hooks);
+    await withServer(serverKinds[0], () =>
+      relaySSE(
+        createSSEStream(["a", { event: "b", data: "two\nlines" }, "c"]),
+        { hooks: record.hooks },
+      ), async (url) => {
+      const client = new RawClient(url);
+      await within(client.ended, 10_000, "the end of the body");
+      const info = await close;
+      assert.equal(info.reason, "done");
+      assert.equal(info.events, 3);
+      assert.equal(info.bytes, Buffer.byteLength(client.body));
+    });
+  });
+});
 
 describe("hub hooks", () => {
   test("drop-oldest reports each drop and the overflow reset", async () => {
