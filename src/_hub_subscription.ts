@@ -15,7 +15,12 @@
 
 import type { HubEntry, HubStore } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
-import { callHook, type SSEHooks, type SSELogger } from "./hooks.ts";
+import {
+  callHook,
+  type SSEHooks,
+  type SSELogger,
+  type SSEResumeInfo,
+} from "./hooks.ts";
 
 /** What a subscription needs of its hub. */
 export interface SubscriptionHost {
@@ -81,11 +86,12 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   #waiting: Promise<IteratorResult<SSEEvent>> | undefined;
   #failure: { reason: unknown } | undefined;
   #retry = 0;
-  /** The id resumed after, until the resume's replay has caught up. */
-  #resumeFrom: string | undefined;
-  /** Events the resume replayed, and whether it found a gap. */
-  #replayed = 0;
-  #resumeGap = false;
+  /**
+   * A resume under way: the id it resumed after, what it replayed so far
+   * and whether it found a gap; undefined once it has caught up, or for a
+   * live-only start. One field, as thousands of subscriptions sit idle.
+   */
+  #resume: SSEResumeInfo | undefined;
   /** Ended for falling behind. */
   #slow = false;
 
@@ -98,7 +104,14 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
-    this.#resumeFrom = lastEventId;
+    if (lastEventId !== undefined) {
+      this.#resume = {
+        topic: topic.name,
+        lastEventId,
+        replayed: 0,
+        gap: false,
+      };
+    }
     this.#state = lastEventId === undefined ? "live" : "replay";
     this.#synced = lastEventId === undefined;
     this.#signal = signal;
@@ -376,15 +389,10 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
 
   // The resume's replay has caught up: told once.
   #resumed(): void {
-    const lastEventId = this.#resumeFrom;
-    if (lastEventId === undefined) return;
-    this.#resumeFrom = undefined;
-    this.#report("onResume", {
-      topic: this.#topic.name,
-      lastEventId,
-      replayed: this.#replayed,
-      gap: this.#resumeGap,
-    });
+    const resume = this.#resume;
+    if (resume === undefined) return;
+    this.#resume = undefined;
+    this.#report("onResume", resume);
   }
 
   // Reads history one page at a time, and only when the consumer has taken
@@ -409,9 +417,10 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
         // Fallen out of history while behind: "disconnect" ends it, and it
         // resumes with a reset when it reconnects.
         if (gap && this.#behind) return this.#cutOff();
-        if (!this.#behind) {
-          this.#replayed += entries.length;
-          if (gap) this.#resumeGap = true;
+        const resume = this.#resume;
+        if (resume !== undefined) {
+          resume.replayed += entries.length;
+          if (gap) resume.gap = true;
         }
         if (gap) {
           this.#lost = "history";
