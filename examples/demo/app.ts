@@ -12,8 +12,7 @@
 //   POST /feed/cut             ends every open /feed response, server-side
 //   GET  /stats                counters the page and the tests read
 //   GET  /metrics              sseMetrics() of the hub's streams, as JSON
-//   GET  /metrics/stream       the same, once a second, as an event stream
-import { createHub, createSSEStream, sseMetrics } from "../../mod.ts";
+import { createHub, sseMetrics } from "../../mod.ts";
 import type { Hub, HubStore } from "../../mod.ts";
 import { completionRequest, fakeOpenAI, tokenOf } from "../openai_relay.ts";
 import { PAGE } from "./page.ts";
@@ -207,14 +206,6 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
         return json(stats);
       case "GET /metrics":
         return json(metrics.snapshot());
-      case "GET /metrics/stream":
-        // Without the hooks: the panel's own stream is not counted.
-        return createSSEStream(async function* (signal) {
-          while (!signal.aborted) {
-            yield { event: "metrics", data: metrics.snapshot() };
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-          }
-        }, { signal: request.signal });
     }
     return json({ error: `no route for ${route}` }, 404);
   }
