@@ -298,7 +298,17 @@ export interface SSEHooks {
   onTailLag?(info: SSETailLagInfo): void;
 }
 
-/** The hooks and logger options every hooked API takes. */
+/**
+ * The hooks and logger options that `createSSEStream`, `createHub`,
+ * `redisStore` and `connectSSE` take.
+ *
+ * @example One set for a whole app
+ * ```ts
+ * import { sseMetrics, type SSEHookOptions } from "@ssekit/ssekit";
+ *
+ * const observability: SSEHookOptions = { hooks: sseMetrics().hooks, logger: console };
+ * ```
+ */
 export interface SSEHookOptions {
   /** Lifecycle hooks; see {@linkcode SSEHooks}. */
   hooks?: SSEHooks;
