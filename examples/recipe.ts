@@ -16,15 +16,12 @@
 //     -H 'content-type: application/json' -d '{"data":"hi"}'
 //   curl -N localhost:8000/topics/news -H 'last-event-id: 1'   # resume after 1
 import process from "node:process";
-import {
-  createHub,
-  type Hub,
-  type RelayMapResult,
-  type SSEEvent,
-  type SSEMessage,
-} from "../mod.ts"; // "ssekit" in your project
+import { createHub, type Hub, type SSEEvent } from "../mod.ts"; // "ssekit" in your project
 import { serve } from "../src/node.ts"; // "ssekit/node"
-import { fakeOpenAI, fakeReply } from "./openai_relay.ts";
+import { fakeOpenAI } from "./openai_relay.ts";
+import { createReplies } from "./replies.ts";
+
+export { relayToken } from "./replies.ts";
 
 /** The bearer token the recipes' auth accepts; yours checks a real one. */
 export const TOKEN = "secret";
@@ -77,7 +74,7 @@ export async function createRecipe(
   { upstream }: RecipeOptions = {},
 ): Promise<Recipe> {
   const hub = createHub();
-  const replies = { started: 0, finished: 0, completed: 0 };
+  const replies = createReplies();
   const fake = upstream === undefined
     ? await serve((request) => fakeOpenAI(request), {
       hostname: "127.0.0.1",
@@ -88,23 +85,9 @@ export async function createRecipe(
   return {
     hub,
     upstream: upstream ?? new URL("/v1/chat/completions", fake!.url).href,
-    async *reply(prompt) {
-      replies.started++;
-      try {
-        for (const token of fakeReply(prompt)) {
-          yield { event: "token", data: token };
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        yield { event: "done", data: "" };
-        replies.completed++;
-      } finally {
-        // Runs when the client leaves too: createSSEStream returns the
-        // generator as soon as it sees the disconnect.
-        replies.finished++;
-      }
-    },
+    reply: (prompt) => replies.reply(prompt),
     stats: () => ({
-      replies: { ...replies },
+      replies: { ...replies.counts },
       subscribers: hub.stats().subscribers,
     }),
     async close() {
@@ -115,19 +98,6 @@ export async function createRecipe(
       }
     },
   };
-}
-
-/**
- * The relay's `map`: each chat.completion.chunk's token as `event: token`,
- * `[DONE]` as `event: done`, anything else dropped.
- */
-export function relayToken(message: SSEMessage): RelayMapResult {
-  if (message.data === "[DONE]") return { event: "done", data: "" };
-  const chunk = JSON.parse(message.data) as {
-    choices: { delta: { content?: string } }[];
-  };
-  const token = chunk.choices[0]?.delta.content;
-  return token ? { event: "token", data: token } : undefined;
 }
 
 /**

@@ -19,7 +19,8 @@ import {
   type DurableObjectStorageLike,
   durableObjectStore,
 } from "../../src/durable_object.ts"; // "ssekit/durable-object"
-import { completionRequest, fakeReply } from "../openai_relay.ts";
+import { completionRequest } from "../openai_relay.ts";
+import { createReplies, relayToken } from "../replies.ts";
 
 // What the Worker uses of @cloudflare/workers-types, declared here.
 interface DurableObjectNamespace {
@@ -57,27 +58,7 @@ export class Topics {
 
 // Token streams started, ended (their `finally` ran), and run to the end,
 // in this isolate: what GET /stats shows.
-const replies = { started: 0, finished: 0, completed: 0 };
-
-async function* reply(
-  prompt: string,
-  finished: () => void,
-): AsyncGenerator<SSEEvent> {
-  replies.started++;
-  try {
-    for (const token of fakeReply(prompt)) {
-      yield { event: "token", data: token };
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    yield { event: "done", data: "" };
-    replies.completed++;
-  } finally {
-    // Runs when the client leaves too: workerd cancels the body at its
-    // next write, and createSSEStream returns the generator.
-    replies.finished++;
-    finished();
-  }
-}
+const replies = createReplies();
 
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
@@ -98,7 +79,7 @@ async function route(
     const { subscribers } = await (await topics().fetch(request)).json() as {
       subscribers: number;
     };
-    return Response.json({ replies, subscribers });
+    return Response.json({ replies: replies.counts, subscribers });
   }
   if (request.method !== "POST") return new Response(null, { status: 404 });
   if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) {
@@ -112,23 +93,12 @@ async function route(
     // `finally` has run.
     let finished!: () => void;
     ctx.waitUntil(new Promise<void>((resolve) => finished = resolve));
-    return createSSEStream(reply(prompt, finished));
+    return createSSEStream(replies.reply(prompt, finished));
   }
   if (pathname === "/relay") {
     return relaySSE(
       (signal) => completionRequest(env.UPSTREAM, prompt, signal),
-      {
-        // Each chat.completion.chunk's token as `event: token`, [DONE] as
-        // `event: done`, anything else dropped.
-        map: (message) => {
-          if (message.data === "[DONE]") return { event: "done", data: "" };
-          const chunk = JSON.parse(message.data) as {
-            choices: { delta: { content?: string } }[];
-          };
-          const token = chunk.choices[0]?.delta.content;
-          return token ? { event: "token", data: token } : undefined;
-        },
-      },
+      { map: relayToken },
     );
   }
   return new Response(null, { status: 404 });
