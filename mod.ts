@@ -24,26 +24,52 @@
  * `logger`; {@linkcode sseMetrics} turns the hooks into counters.
  *
  * @example Streaming a typewriter reply
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createSSEStream } from "@ssekit/ssekit";
  *
- * Deno.serve((request) =>
- *   createSSEStream(async function* () {
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker, Hono or serve()
+ * // of "@ssekit/ssekit/node".
+ * function typewriter(request: Request): Response {
+ *   return createSSEStream(async function* () {
  *     for (const token of ["Hello", ", ", "world"]) {
  *       yield { event: "token", data: token };
  *       await new Promise((resolve) => setTimeout(resolve, 100));
  *     }
- *   }(), { signal: request.signal })
+ *   }(), { signal: request.signal });
+ * }
+ *
+ * const response = typewriter(new Request("http://localhost/"));
+ * assert.equal(
+ *   await response.text(),
+ *   ":\n" + // a comment first, so that proxies send the headers at once
+ *     "event: token\ndata: Hello\n\n" +
+ *     "event: token\ndata: , \n\n" +
+ *     "event: token\ndata: world\n\n",
  * );
  * ```
  *
  * @example Consuming a POST stream
- * ```ts ignore
- * import { connectSSE } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectSSE, createSSEStream } from "@ssekit/ssekit";
  *
- * for await (const message of connectSSE("/chat", { method: "POST", body: "Hi" })) {
- *   console.log(message.type, message.data);
+ * // Here the server is a fetch handler; in an app, leave `fetch` out.
+ * const echo = async (request: Request) =>
+ *   createSSEStream([...(await request.text()).split(" "), "[DONE]"]);
+ *
+ * const words = [];
+ * for await (
+ *   const message of connectSSE("https://chat.example/", {
+ *     method: "POST",
+ *     body: "Hi there",
+ *     fetch: echo,
+ *   })
+ * ) {
+ *   if (message.data === "[DONE]") break;
+ *   words.push(message.data);
  * }
+ * assert.deepEqual(words, ["Hi", "there"]);
  * ```
  *
  * @module

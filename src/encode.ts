@@ -63,11 +63,14 @@ function hasLineBreak(text: string): boolean {
  *
  * @example Formatting an event
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEvent } from "@ssekit/ssekit";
  *
- * formatEvent({ event: "update", id: 7, data: "line 1\nline 2" });
- * // "event: update\nid: 7\ndata: line 1\ndata: line 2\n\n"
- * formatEvent("hello"); // "data: hello\n\n"
+ * assert.equal(
+ *   formatEvent({ event: "update", id: 7, data: "line 1\nline 2" }),
+ *   "event: update\nid: 7\ndata: line 1\ndata: line 2\n\n",
+ * );
+ * assert.equal(formatEvent("hello"), "data: hello\n\n");
  * ```
  *
  * @param event The event, or a string meaning `{ data: string }`.
@@ -191,6 +194,7 @@ export function formatHead(event: SSEEvent): string {
  *
  * @example Encoding a stream of events
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SSEEncoderStream } from "@ssekit/ssekit";
  *
  * const body = ReadableStream.from([{ event: "tick", data: 1 }, "done"])
@@ -198,6 +202,7 @@ export function formatHead(event: SSEEvent): string {
  * const response = new Response(body, {
  *   headers: { "Content-Type": "text/event-stream; charset=utf-8" },
  * });
+ * assert.equal(await response.text(), "event: tick\ndata: 1\n\ndata: done\n\n");
  * ```
  */
 export class SSEEncoderStream

@@ -177,8 +177,9 @@ export interface HubOptions extends SSEHookOptions {
  *
  * const hub = createHub({ events: defineEvents<{ price: number }>() });
  * await hub.publish("acme", { event: "price", data: 9.5 });
+ * const typo = { event: "prise", data: 9.5 } as const;
  * // @ts-expect-error: "prise" is not one of the map's events
- * await hub.publish("acme", { event: "prise", data: 9.5 }).catch(() => {});
+ * await hub.publish("acme", typo).catch(() => {});
  * await hub.close();
  * ```
  */
