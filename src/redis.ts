@@ -7,24 +7,31 @@
  * nothing else in ssekit imports it.
  *
  * @example Two instances sharing one Redis
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub } from "@ssekit/ssekit";
  * import { redisStore } from "@ssekit/ssekit/redis";
  *
- * const hub = createHub({
- *   store: redisStore({ redis: "redis://127.0.0.1:6379", max: 1_000 }),
- * });
- * Deno.serve((request) => hub.response(request, "news"));
+ * // Two servers' hubs (here in one process) on one Redis.
+ * const redis = process.env.REDIS_URL; // "redis://127.0.0.1:6379"
+ * const a = createHub({ store: redisStore({ redis, max: 1_000 }) });
+ * const b = createHub({ store: redisStore({ redis, max: 1_000 }) });
+ * const first = await a.publish("news", { data: "one" });
+ * await a.publish("news", { data: "two" });
+ * // A client that saw "one" on a resumes on b.
+ * for await (const event of b.subscribe("news", { lastEventId: first })) {
+ *   assert.equal(event.data, "two");
+ *   break;
+ * }
+ * await Promise.all([a.close(), b.close()]);
  * ```
  *
  * @example On a Redis Cluster: topics spread over its masters by key slot
- * ```ts ignore
- * import { createHub } from "@ssekit/ssekit";
- * import { redisStore } from "@ssekit/ssekit/redis";
+ * ```ts
+ * import type { RedisStoreOptions } from "@ssekit/ssekit/redis";
  *
- * const hub = createHub({
- *   store: redisStore({ cluster: ["redis://10.0.0.1:7000"] }),
- * });
+ * // For createHub({ store: redisStore(options) }); any node finds the rest.
+ * const options: RedisStoreOptions = { cluster: ["redis://10.0.0.1:7000"] };
  * ```
  *
  * @module
@@ -112,17 +119,22 @@ export type RedisConnection = object;
  * history bounds and the tail's reconnection policy.
  *
  * @example A store on an existing client, with a short history
- * ```ts ignore
+ * ```ts
  * import { Redis } from "ioredis";
+ * import { createHub } from "@ssekit/ssekit";
  * import { redisStore, type RedisStoreOptions } from "@ssekit/ssekit/redis";
  *
+ * const redis = new Redis(process.env.REDIS_URL ?? "redis://cache.internal:6379");
  * const options: RedisStoreOptions = {
- *   redis: new Redis("redis://cache.internal:6379"),
+ *   redis,
  *   prefix: "chat:sse:",
  *   max: 200,
  *   ttl: 60_000,
  * };
- * const store = redisStore(options);
+ * const hub = createHub({ store: redisStore(options) });
+ * await hub.publish("room-7", { event: "typing", data: "ada" });
+ * await hub.close();
+ * await redis.quit(); // the store leaves the caller's client open
  * ```
  */
 export interface RedisStoreOptions extends HubHistory, SSEHookOptions {
@@ -429,7 +441,7 @@ function instanceName(): string {
  *   up from its stream as after a reconnect.
  *
  * @example A hub on Redis
- * ```ts ignore
+ * ```ts
  * import { createHub } from "@ssekit/ssekit";
  * import { redisStore } from "@ssekit/ssekit/redis";
  *
