@@ -20,17 +20,24 @@
  * `node:*`.
  *
  * @example Serving an event stream from Node
- * ```ts ignore
- * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSSEStream, parseSSE } from "@ssekit/ssekit"; // "ssekit" from npm
  * import { serve } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
  *
- * await serve((request) =>
+ * const server = await serve((request) =>
  *   createSSEStream(async function* () {
  *     for (let i = 0; ; i++) {
  *       yield { event: "tick", id: i, data: { now: Date.now() } };
- *       await new Promise((resolve) => setTimeout(resolve, 1000));
+ *       await new Promise((resolve) => setTimeout(resolve, 10));
  *     }
- *   }(), { signal: request.signal }), { port: 8000 });
+ *   }(), { signal: request.signal }), { hostname: "127.0.0.1", port: 0 });
+ *
+ * for await (const message of parseSSE(await fetch(server.url))) {
+ *   assert.equal(message.type, "tick");
+ *   break; // cancels the response, which stops the generator
+ * }
+ * await server.close();
  * ```
  *
  * @module
@@ -62,7 +69,7 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
  * have been read by a body parser, which `request` accounts for.
  *
  * @example An Express route's params and locals
- * ```ts ignore
+ * ```ts
  * import express from "express";
  * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
  * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
@@ -94,7 +101,7 @@ export interface NodeContext<
  * response as a second argument. Every `FetchHandler` is one.
  *
  * @example A handler that reads what middleware set on the request
- * ```ts ignore
+ * ```ts
  * import type { NodeHandler } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
  *
  * const whoAmI: NodeHandler = (_request, { req }) =>
@@ -590,7 +597,7 @@ function listener(
  *   `options.onError`; nothing reaches the server or becomes an unhandled
  *   rejection.
  *
- * @example Server-sent events from Express
+ * @example Server-sent events from Express (not run here: it listens on port 3000)
  * ```ts ignore
  * import express from "express";
  * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
@@ -607,7 +614,9 @@ function listener(
  * ```
  *
  * @example JSON posted to Express, with express.json() before the route
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AddressInfo } from "node:net";
  * import express from "express";
  * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
  * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
@@ -625,17 +634,34 @@ function listener(
  *     },
  *   ),
  * );
- * app.listen(3000);
+ *
+ * const server = app.listen(0, "127.0.0.1");
+ * await new Promise((listening) => server.once("listening", listening));
+ * const { port } = server.address() as AddressInfo;
+ * const response = await fetch(`http://127.0.0.1:${port}/chat/7`, {
+ *   method: "POST",
+ *   headers: { "Content-Type": "application/json" },
+ *   body: JSON.stringify({ prompt: "Hi" }),
+ * });
+ * assert.equal(await response.text(), ':\ndata: {"room":"7","prompt":"Hi"}\n\n');
+ * server.close();
  * ```
  *
  * @example A plain node:http server
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createServer } from "node:http";
+ * import type { AddressInfo } from "node:net";
  * import { toNodeListener } from "@ssekit/ssekit/node";
  *
- * createServer(toNodeListener((request) =>
+ * const server = createServer(toNodeListener((request) =>
  *   new Response(`You asked for ${new URL(request.url).pathname}`)
- * )).listen(8000);
+ * )).listen(0, "127.0.0.1");
+ * await new Promise((listening) => server.once("listening", listening));
+ * const { port } = server.address() as AddressInfo;
+ * const response = await fetch(`http://127.0.0.1:${port}/hello`);
+ * assert.equal(await response.text(), "You asked for /hello");
+ * server.close();
  * ```
  *
  * @typeParam Req The request type the handler's context has (e.g.
@@ -683,7 +709,7 @@ function formatURL(address: string, port: number): string {
  * flight, so event streams end and the server finishes instead of waiting
  * for them forever.
  *
- * @example Serving events until Ctrl-C
+ * @example Serving events until Ctrl-C (not run here: it waits for Ctrl-C)
  * ```ts ignore
  * import process from "node:process";
  * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
