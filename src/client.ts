@@ -29,7 +29,16 @@ import {
   type SSEHooks,
 } from "./hooks.ts";
 
-/** What a request body can be: anything `fetch` can send more than once. */
+/**
+ * What a request body can be: anything `fetch` can send more than once.
+ *
+ * @example A form body, sent again on every reconnection
+ * ```ts
+ * import type { SSERequestBody } from "@ssekit/ssekit";
+ *
+ * const body: SSERequestBody = new URLSearchParams({ prompt: "Hello" });
+ * ```
+ */
 export type SSERequestBody =
   | string
   | ArrayBuffer
@@ -38,7 +47,16 @@ export type SSERequestBody =
   | FormData
   | URLSearchParams;
 
-/** When and how often {@linkcode connectSSE} reconnects. */
+/**
+ * When and how often {@linkcode connectSSE} reconnects.
+ *
+ * @example Retrying overloaded servers, ten times at most
+ * ```ts
+ * import type { SSEReconnectOptions } from "@ssekit/ssekit";
+ *
+ * const reconnect: SSEReconnectOptions = { retryStatus: true, maxAttempts: 10, maxBackoff: 60_000 };
+ * ```
+ */
 export interface SSEReconnectOptions {
   /**
    * The reconnection time before the server sends a `retry` field, in
@@ -75,7 +93,22 @@ export interface SSEReconnectOptions {
   retryStatus?: boolean | ((status: number) => boolean);
 }
 
-/** Options for {@linkcode connectSSE}. */
+/**
+ * Options for {@linkcode connectSSE}.
+ *
+ * @example A POST with a token and timeouts
+ * ```ts
+ * import type { ConnectSSEInit } from "@ssekit/ssekit";
+ *
+ * const init: ConnectSSEInit = {
+ *   method: "POST",
+ *   headers: { Authorization: "Bearer token" },
+ *   body: JSON.stringify({ prompt: "Hello" }),
+ *   idleTimeout: 60_000,
+ *   reconnect: { maxAttempts: 5 },
+ * };
+ * ```
+ */
 export interface ConnectSSEInit
   extends
     Omit<RequestInit, "body" | "headers" | "method" | "signal">,
@@ -141,6 +174,22 @@ export interface ConnectSSEInit
 /**
  * A connection to a typed stream (see `defineEvents`): its messages' data
  * is decoded (and validated, with schemas), and checking `type` narrows it.
+ *
+ * @example Narrowing a typed connection's messages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectSSE, createSSEStream, defineEvents } from "@ssekit/ssekit";
+ *
+ * const chat = defineEvents<{ token: string; done: null }>();
+ * const server = () =>
+ *   Promise.resolve(createSSEStream([{ event: "token", data: "Hi" }, { event: "done", data: null }], { events: chat }));
+ * const tokens: string[] = [];
+ * for await (const message of connectSSE("https://chat.example/", { events: chat, fetch: server })) {
+ *   if (message.type === "done") break;
+ *   tokens.push(message.data); // a string: the type narrowed it
+ * }
+ * assert.deepEqual(tokens, ["Hi"]);
+ * ```
  */
 export interface TypedSSEConnection<M extends SSEEventMap>
   extends AsyncIterableIterator<TypedSSEMessage<M>> {
@@ -154,12 +203,36 @@ export interface TypedSSEConnection<M extends SSEEventMap>
   close(): void;
 }
 
-/** The ready states of {@linkcode SSEConnection}, as `EventSource` numbers them. */
+/**
+ * The ready states of {@linkcode SSEConnection}, as `EventSource` numbers them.
+ *
+ * @example Closed or not
+ * ```ts
+ * import type { SSEReadyState } from "@ssekit/ssekit";
+ *
+ * const closed = (state: SSEReadyState): boolean => state === 2;
+ * ```
+ */
 export type SSEReadyState = 0 | 1 | 2;
 
 /**
  * A live event stream: an async iterator of messages that reconnects by
  * itself until closed.
+ *
+ * @example Closing a connection
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectSSE, createSSEStream, type SSEConnection } from "@ssekit/ssekit";
+ *
+ * const connection: SSEConnection = connectSSE("https://news.example/", {
+ *   fetch: () => Promise.resolve(createSSEStream([{ id: 1, data: "first" }])),
+ * });
+ * const { value } = await connection.next();
+ * assert.equal(value?.data, "first");
+ * assert.equal(connection.lastEventId, "1");
+ * connection.close();
+ * assert.equal(connection.readyState, 2);
+ * ```
  */
 export interface SSEConnection extends AsyncIterableIterator<SSEMessage> {
   /** The URL the connection (re)connects to. */

@@ -12,7 +12,20 @@
 import type { SSEEvent } from "./types.ts";
 import { describe } from "./describe.ts";
 
-/** Options for {@linkcode formatEvent} and {@linkcode SSEEncoderStream}. */
+/**
+ * Options for {@linkcode formatEvent} and {@linkcode SSEEncoderStream}.
+ *
+ * @example Data serialized as YAML-ish text
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatEvent, type FormatEventOptions } from "@ssekit/ssekit";
+ *
+ * const options: FormatEventOptions = {
+ *   serialize: (data) => Object.entries(data as object).map(([k, v]) => `${k}: ${v}`).join("\n"),
+ * };
+ * assert.equal(formatEvent({ data: { a: 1, b: 2 } }, options), "data: a: 1\ndata: b: 2\n\n");
+ * ```
+ */
 export interface FormatEventOptions {
   /**
    * Turns non-string `data` into text. It must return a string; CR and LF in

@@ -30,7 +30,16 @@ import { describe } from "./describe.ts";
  */
 export type SSEEventMap = { [type: string]: unknown };
 
-/** One issue a schema found (Standard Schema v1). */
+/**
+ * One issue a schema found (Standard Schema v1).
+ *
+ * @example An issue at a path
+ * ```ts
+ * import type { StandardSchemaIssue } from "@ssekit/ssekit";
+ *
+ * const issue: StandardSchemaIssue = { message: "Expected a number", path: ["usage", "tokens"] };
+ * ```
+ */
 export interface StandardSchemaIssue {
   /** What is wrong. */
   readonly message: string;
@@ -38,7 +47,17 @@ export interface StandardSchemaIssue {
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>;
 }
 
-/** What a schema's `validate` gives back (Standard Schema v1). */
+/**
+ * What a schema's `validate` gives back (Standard Schema v1).
+ *
+ * @example A success and a failure
+ * ```ts
+ * import type { StandardSchemaResult } from "@ssekit/ssekit";
+ *
+ * const ok: StandardSchemaResult<number> = { value: 9.5 };
+ * const failed: StandardSchemaResult<number> = { issues: [{ message: "Expected a number" }] };
+ * ```
+ */
 export type StandardSchemaResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<StandardSchemaIssue> };
@@ -100,7 +119,16 @@ export type TypedSSEEvent<M extends SSEEventMap> =
     ? TypedEventFields & { event?: undefined; data: M["message"] }
     : never);
 
-/** The fields every typed event may carry besides its type and data. */
+/**
+ * The fields every typed event may carry besides its type and data.
+ *
+ * @example A typed event with an id and a retry hint
+ * ```ts
+ * import type { TypedEventFields } from "@ssekit/ssekit";
+ *
+ * const fields: TypedEventFields = { id: 42, retry: 5_000, comment: "resumable" };
+ * ```
+ */
 export interface TypedEventFields {
   /** The event id. */
   id?: string | number;
@@ -133,7 +161,25 @@ export type TypedSSEMessage<M extends SSEEventMap> = {
   };
 }[keyof M & string];
 
-/** The schemas of a map's types, each optional. */
+/**
+ * The schemas of a map's types, each optional.
+ *
+ * @example Schemas for some of a map's types
+ * ```ts
+ * import type { SSEEventSchemas } from "@ssekit/ssekit";
+ *
+ * const schemas: SSEEventSchemas<{ token: string; done: null }> = {
+ *   token: {
+ *     "~standard": {
+ *       version: 1,
+ *       vendor: "example",
+ *       validate: (value) =>
+ *         typeof value === "string" ? { value } : { issues: [{ message: "not a string" }] },
+ *     },
+ *   },
+ * };
+ * ```
+ */
 export type SSEEventSchemas<M extends SSEEventMap> = {
   readonly [K in keyof M]?: StandardSchemaV1<unknown, M[K]>;
 };
@@ -142,6 +188,15 @@ export type SSEEventSchemas<M extends SSEEventMap> = {
  * The definition of a stream's events (see {@linkcode defineEvents}): give
  * it as the `events` option to `createSSEStream`, `createHub`, `relaySSE`,
  * `connectSSE` and `parseSSE`.
+ *
+ * @example A definition for a server and its clients
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineEvents, type SSEEvents } from "@ssekit/ssekit";
+ *
+ * const chat: SSEEvents<{ token: string; done: null }> = defineEvents();
+ * assert.equal(chat.schemas, undefined); // types only: checked at compile time
+ * ```
  */
 export interface SSEEvents<M extends SSEEventMap> {
   /** The schemas by event type, when the definition has them. */
@@ -150,7 +205,17 @@ export interface SSEEvents<M extends SSEEventMap> {
   readonly map?: M;
 }
 
-/** The output type of a Standard Schema. */
+/**
+ * The output type of a Standard Schema.
+ *
+ * @example The type a schema validates to
+ * ```ts
+ * import type { SchemaOutput, StandardSchemaV1 } from "@ssekit/ssekit";
+ *
+ * type Price = SchemaOutput<StandardSchemaV1<unknown, number>>;
+ * const price: Price = 9.5;
+ * ```
+ */
 export type SchemaOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O
   : never;
 
@@ -296,7 +361,16 @@ export function jsonEvent(event: SSEEvent | string): SSEEvent {
   return { ...event, data };
 }
 
-/** A received message with its data decoded. */
+/**
+ * A received message with its data decoded.
+ *
+ * @example A message whose JSON data is parsed
+ * ```ts
+ * import type { DecodedMessage } from "@ssekit/ssekit";
+ *
+ * const message: DecodedMessage = { type: "token", data: { text: "Hi" }, lastEventId: "" };
+ * ```
+ */
 export type DecodedMessage = Omit<SSEMessage, "data"> & { data: unknown };
 
 /**
@@ -347,6 +421,16 @@ export async function decodeMessage(
 
 /**
  * Options of the readers (`parseSSE`, `connectSSE`) for a typed stream.
+ *
+ * @example Skipping messages that do not match
+ * ```ts
+ * import { defineEvents, type TypedReadOptions } from "@ssekit/ssekit";
+ *
+ * const options: TypedReadOptions<{ token: string }> = {
+ *   events: defineEvents<{ token: string }>(),
+ *   onInvalid: (error) => console.warn(error.message),
+ * };
+ * ```
  */
 export interface TypedReadOptions<M extends SSEEventMap> {
   /** The stream's events ({@linkcode defineEvents}). */

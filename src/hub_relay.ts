@@ -20,7 +20,19 @@ import type { SSEEvent, SSEMessage } from "./types.ts";
 import { describe } from "./describe.ts";
 import type { SSELogger } from "./hooks.ts";
 
-/** Options for `hub.relay`. */
+/**
+ * Options for `hub.relay`.
+ *
+ * @example Publishing only the deltas, within two minutes
+ * ```ts
+ * import type { HubRelayOptions } from "@ssekit/ssekit";
+ *
+ * const options: HubRelayOptions = {
+ *   map: (message) => message.data === "[DONE]" ? [] : { event: "delta", data: message.data },
+ *   timeout: 120_000,
+ * };
+ * ```
+ */
 export interface HubRelayOptions {
   /**
    * Turns each upstream message into the events to publish: one, several,
@@ -44,10 +56,28 @@ export interface HubRelayOptions {
   onError?: (error: unknown) => SSEEvent | string | void;
 }
 
-/** How a run of `hub.relay` ended. */
+/**
+ * How a run of `hub.relay` ended.
+ *
+ * @example Counting outcomes
+ * ```ts
+ * import type { HubRelayOutcome } from "@ssekit/ssekit";
+ *
+ * const counts: Record<HubRelayOutcome, number> = { completed: 0, aborted: 0, failed: 0 };
+ * ```
+ */
 export type HubRelayOutcome = "completed" | "aborted" | "failed";
 
-/** A run of `hub.relay`, going on detached. */
+/**
+ * A run of `hub.relay`, going on detached.
+ *
+ * @example A run's topic and start
+ * ```ts
+ * import type { HubRelayRun } from "@ssekit/ssekit";
+ *
+ * const link = (run: HubRelayRun) => `/replies/${run.topic}?lastEventId=${run.start}`;
+ * ```
+ */
 export interface HubRelayRun {
   /** The topic it publishes to. */
   readonly topic: string;
@@ -61,7 +91,17 @@ export interface HubRelayRun {
   readonly done: Promise<HubRelayOutcome>;
 }
 
-/** The default largest number of runs an instance carries at once. */
+/**
+ * The default largest number of runs an instance carries at once.
+ *
+ * @example Twice the default
+ * ```ts
+ * import { createHub, DEFAULT_MAX_RELAYS } from "@ssekit/ssekit";
+ *
+ * const hub = createHub({ maxRelays: 2 * DEFAULT_MAX_RELAYS });
+ * await hub.close();
+ * ```
+ */
 export const DEFAULT_MAX_RELAYS = 1_000;
 /** How often the timer runs: leases renewed, timeouts checked, stops heard. */
 const TICK = 500;

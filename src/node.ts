@@ -55,7 +55,16 @@ import type { SSELogger } from "./hooks.ts";
 import { bodyConsumed, parsedBody, requestBody } from "./_node_body.ts";
 import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";
 
-/** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take. */
+/**
+ * A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take.
+ *
+ * @example A handler for serve() and toNodeListener()
+ * ```ts
+ * import type { FetchHandler } from "@ssekit/ssekit/node";
+ *
+ * const hello: FetchHandler = (request) => new Response(`Hello from ${new URL(request.url).pathname}`);
+ * ```
+ */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
 /**
@@ -116,13 +125,32 @@ export type NodeHandler<
   context: NodeContext<Req, Res>,
 ) => Response | Promise<Response>;
 
-/** A `node:http` request listener, as `http.createServer` and Express take. */
+/**
+ * A `node:http` request listener, as `http.createServer` and Express take.
+ *
+ * @example A listener for http.createServer
+ * ```ts
+ * import { toNodeListener, type NodeListener } from "@ssekit/ssekit/node";
+ *
+ * const listener: NodeListener = toNodeListener(() => new Response("OK"));
+ * ```
+ */
 export type NodeListener<
   Req extends IncomingMessage = IncomingMessage,
   Res extends ServerResponse = ServerResponse,
 > = (req: Req, res: Res) => void;
 
-/** Options for {@linkcode toNodeListener}. */
+/**
+ * Options for {@linkcode toNodeListener}.
+ *
+ * @example Reporting failures to a logger
+ * ```ts
+ * import { type NodeListenerOptions, toNodeListener } from "@ssekit/ssekit/node";
+ *
+ * const options: NodeListenerOptions = { onError: (error) => console.error("request failed", error) };
+ * const listener = toNodeListener(() => new Response("OK"), options);
+ * ```
+ */
 export interface NodeListenerOptions {
   /**
    * Reports a request that failed on the server's side: the handler threw,
@@ -138,7 +166,16 @@ export interface NodeListenerOptions {
   logger?: SSELogger;
 }
 
-/** Where a server started by {@linkcode serve} listens. */
+/**
+ * Where a server started by {@linkcode serve} listens.
+ *
+ * @example Logging where the server listens
+ * ```ts
+ * import type { ServeAddress } from "@ssekit/ssekit/node";
+ *
+ * const onListen = ({ hostname, port, url }: ServeAddress) => console.log(`${hostname}:${port}`, url);
+ * ```
+ */
 export interface ServeAddress {
   /** The bound address, e.g. `"127.0.0.1"`, `"0.0.0.0"` or `"::1"`. */
   hostname: string;
@@ -151,7 +188,16 @@ export interface ServeAddress {
   url: string;
 }
 
-/** Options for {@linkcode serve}. */
+/**
+ * Options for {@linkcode serve}.
+ *
+ * @example Loopback only, on a port the system picks, until aborted
+ * ```ts
+ * import type { ServeOptions } from "@ssekit/ssekit/node";
+ *
+ * const options: ServeOptions = { hostname: "127.0.0.1", port: 0, signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
 export interface ServeOptions extends NodeListenerOptions {
   /** The port to listen on; `0` lets the system choose one. @default {8000} */
   port?: number;
@@ -166,7 +212,23 @@ export interface ServeOptions extends NodeListenerOptions {
   onListen?: (address: ServeAddress) => void;
 }
 
-/** A listening server started by {@linkcode serve}. */
+/**
+ * A listening server started by {@linkcode serve}.
+ *
+ * @example Closing a server
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type NodeServer, serve } from "@ssekit/ssekit/node";
+ *
+ * const server: NodeServer = await serve(() => new Response("OK"), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   onListen() {},
+ * });
+ * assert.equal(await (await fetch(server.url)).text(), "OK");
+ * await server.close();
+ * ```
+ */
 export interface NodeServer extends ServeAddress {
   /** The underlying `node:http` server, for its settings and events. */
   readonly server: Server;

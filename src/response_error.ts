@@ -11,16 +11,23 @@
  * hands it to `onError`.
  *
  * @example Telling an expired session from other failures
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { connectSSE, SSEResponseError } from "@ssekit/ssekit";
  *
+ * // A server whose session expired; in an app, leave `fetch` out.
+ * const expired = () => Promise.resolve(new Response("Log in", { status: 401 }));
+ * let message = "";
  * try {
- *   for await (const message of connectSSE("/events")) console.log(message.data);
+ *   for await (const { data } of connectSSE("https://app.example/events", { fetch: expired })) {
+ *     console.log(data);
+ *   }
  * } catch (error) {
  *   if (error instanceof SSEResponseError && error.status === 401) {
- *     console.log("log in again");
+ *     message = `log in again (${error.body})`;
  *   } else throw error;
  * }
+ * assert.equal(message, "log in again (Log in)");
  * ```
  */
 export class SSEResponseError extends Error {
@@ -53,7 +60,21 @@ export class SSEResponseError extends Error {
   }
 }
 
-/** How many bytes of a failed response's body {@linkcode SSEResponseError} keeps. */
+/**
+ * How many bytes of a failed response's body {@linkcode SSEResponseError} keeps.
+ *
+ * @example A long error page, cut short
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BODY_EXCERPT_LIMIT, connectSSE, SSEResponseError } from "@ssekit/ssekit";
+ *
+ * const page = () => Promise.resolve(new Response("x".repeat(100_000), { status: 502 }));
+ * await assert.rejects(
+ *   connectSSE("https://app.example/events", { fetch: page }).next(),
+ *   (error) => error instanceof SSEResponseError && error.body.length === BODY_EXCERPT_LIMIT,
+ * );
+ * ```
+ */
 export const BODY_EXCERPT_LIMIT = 2048;
 
 function isEventStream(response: Response): boolean {

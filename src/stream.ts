@@ -24,7 +24,20 @@ import {
   type SSELogger,
 } from "./hooks.ts";
 
-/** What a stream can be made of: events (objects or strings) from any kind of sequence. */
+/**
+ * What a stream can be made of: events (objects or strings) from any kind of sequence.
+ *
+ * @example Three kinds of source
+ * ```ts
+ * import type { SSESource } from "@ssekit/ssekit";
+ *
+ * const fromArray: SSESource = ["one", { event: "two", data: 2 }];
+ * const fromGenerator: SSESource = (async function* () {
+ *   yield "three";
+ * })();
+ * const fromStream: SSESource = ReadableStream.from(["four"]);
+ * ```
+ */
 export type SSESource<E = SSEEvent | string> =
   | AsyncIterable<E>
   | Iterable<E | PromiseLike<E>>
@@ -34,12 +47,37 @@ export type SSESource<E = SSEEvent | string> =
  * A source, or a function that makes one from a signal that aborts when the
  * stream ends early (the client left, `options.signal` aborted, or the
  * source failed), so the producer can stop its own work.
+ *
+ * @example A producer that stops when the client leaves
+ * ```ts
+ * import type { SSESourceInit } from "@ssekit/ssekit";
+ *
+ * const ticks: SSESourceInit = async function* (signal: AbortSignal) {
+ *   while (!signal.aborted) {
+ *     yield { event: "tick", data: Date.now() };
+ *     await new Promise((resolve) => setTimeout(resolve, 1_000));
+ *   }
+ * };
+ * ```
  */
 export type SSESourceInit<E = SSEEvent | string> =
   | SSESource<E>
   | ((signal: AbortSignal) => SSESource<E> | PromiseLike<SSESource<E>>);
 
-/** Options for {@linkcode createSSEStream}. */
+/**
+ * Options for {@linkcode createSSEStream}.
+ *
+ * @example CORS, a slower keep-alive and a custom error event
+ * ```ts
+ * import type { SSEStreamOptions } from "@ssekit/ssekit";
+ *
+ * const options: SSEStreamOptions = {
+ *   headers: { "Access-Control-Allow-Origin": "*" },
+ *   keepAlive: 15_000,
+ *   onError: () => ({ event: "error", data: "Something went wrong" }),
+ * };
+ * ```
+ */
 export interface SSEStreamOptions extends FormatEventOptions, SSEHookOptions {
   /** Extra response headers, merged over the SSE defaults. Hop-by-hop headers are rejected. */
   headers?: HeadersInit;
@@ -82,7 +120,21 @@ export interface SSEStreamOptions extends FormatEventOptions, SSEHookOptions {
   onError?: (error: unknown) => SSEEvent | string | void;
 }
 
-/** Options for {@linkcode createSSEStream} of a typed stream. */
+/**
+ * Options for {@linkcode createSSEStream} of a typed stream.
+ *
+ * @example Options of a typed stream
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSSEStream, defineEvents, type TypedSSEStreamOptions } from "@ssekit/ssekit";
+ *
+ * const options: TypedSSEStreamOptions<{ token: string }> = {
+ *   events: defineEvents<{ token: string }>(),
+ * };
+ * const response = createSSEStream([{ event: "token", data: "Hi" }], options);
+ * assert.equal(await response.text(), ':\nevent: token\ndata: "Hi"\n\n'); // JSON
+ * ```
+ */
 export interface TypedSSEStreamOptions<M extends SSEEventMap>
   extends SSEStreamOptions {
   /**
@@ -93,10 +145,30 @@ export interface TypedSSEStreamOptions<M extends SSEEventMap>
   events: SSEEvents<M>;
 }
 
-/** The default {@linkcode SSEStreamOptions.keepAlive} interval in milliseconds. */
+/**
+ * The default {@linkcode SSEStreamOptions.keepAlive} interval in milliseconds.
+ *
+ * @example A keep-alive three times as long
+ * ```ts
+ * import { createSSEStream, DEFAULT_KEEP_ALIVE } from "@ssekit/ssekit";
+ *
+ * const response = createSSEStream(["Hello"], { keepAlive: 3 * DEFAULT_KEEP_ALIVE });
+ * await response.body?.cancel();
+ * ```
+ */
 export const DEFAULT_KEEP_ALIVE = 5_000;
 
-/** The default {@linkcode SSEStreamOptions.stallTimeout} in milliseconds. */
+/**
+ * The default {@linkcode SSEStreamOptions.stallTimeout} in milliseconds.
+ *
+ * @example More patience with slow clients
+ * ```ts
+ * import { createSSEStream, DEFAULT_STALL_TIMEOUT } from "@ssekit/ssekit";
+ *
+ * const response = createSSEStream(["Hello"], { stallTimeout: 2 * DEFAULT_STALL_TIMEOUT });
+ * await response.body?.cancel();
+ * ```
+ */
 export const DEFAULT_STALL_TIMEOUT = 30_000;
 
 // JSON, because OpenAI-compatible clients (the official SDKs among them)
