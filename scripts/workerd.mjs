@@ -4,16 +4,15 @@
 // resolves once its socket listens. workerd tells its port through
 // --control-fd, so a config may listen on port 0.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-// The binary of the `workerd` devDependency.
-const WORKERD = fileURLToPath(
-  new URL("../node_modules/.bin/workerd", import.meta.url),
-);
+// The binary of the `workerd` devDependency, found from the repository's
+// root: the Node tests run a copy of this file from under .build/.
+const WORKERD = join(repositoryRoot(), "node_modules", ".bin", "workerd");
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -89,4 +88,15 @@ export async function startWorkerd(config, { files = {}, dir } = {}) {
  */
 export function capnpString(text) {
   return JSON.stringify(text);
+}
+
+function repositoryRoot() {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "deno.json"))) {
+    if (dir === dirname(dir)) {
+      throw new Error("workerd.mjs: no deno.json above");
+    }
+    dir = dirname(dir);
+  }
+  return dir;
 }
