@@ -18,6 +18,7 @@ const SOURCES = [
   "src",
   "examples/recipe.ts",
   "examples/openai_relay.ts",
+  "examples/replies.ts",
   "examples/next",
 ];
 // Left by a build in place.
