@@ -1,7 +1,9 @@
 /**
- * How error messages show the value they got (enough to find the mistake,
- * never so much that a message dumps a large object), and the one test of
- * "is this a promise" that every module shares.
+ * How modules check what they are given: {@linkcode checkOption}, the one
+ * test-and-throw for options and its one message style; how a message shows
+ * the value it got ({@linkcode describe}: enough to find the mistake, never
+ * so much that it dumps a large object); and the one test of "is this a
+ * promise" that every module shares.
  *
  * @module
  */
@@ -26,6 +28,28 @@ export function describe(value: unknown): string {
   const name = (value as { constructor?: { name?: string } }).constructor?.name;
   if (!name || name === "Object") return "an object";
   return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
+}
+
+/**
+ * Throws, unless `valid`, the one error every module gives for a bad
+ * option: `Invalid <owner> option "<name>": expected <expected>, got
+ * <value>` (a `TypeError` unless told; a `RangeError` for a value of the
+ * right kind out of its range).
+ */
+export function checkOption(
+  valid: boolean,
+  owner: string,
+  name: string,
+  expected: string,
+  value: unknown,
+  kind: ErrorConstructor = TypeError,
+): void {
+  if (valid) return;
+  throw new kind(
+    `Invalid ${owner} option "${name}": expected ${expected}, got ${
+      describe(value)
+    }`,
+  );
 }
 
 /** Whether `value` can be awaited: what `await` and `for await` treat as a promise. */

@@ -368,19 +368,23 @@ describe("connectSSE without a server", () => {
     );
   });
 
-  test("rejects out-of-range options", () => {
-    assert.throws(
-      () => connectSSE("http://x/", { idleTimeout: 0 }),
-      RangeError,
-    );
-    assert.throws(
-      () => connectSSE("http://x/", { reconnect: { delay: -1 } }),
-      RangeError,
-    );
-    assert.throws(
-      () => connectSSE("http://x/", { reconnect: { maxAttempts: 0 } }),
-      RangeError,
-    );
+  test("rejects out-of-range options, naming them", () => {
+    const cases = [
+      [{ idleTimeout: 0 }, "idleTimeout"],
+      [{ reconnect: { delay: -1 } }, "reconnect.delay"],
+      [{ reconnect: { backoff: -1 } }, "reconnect.backoff"],
+      [{ reconnect: { maxBackoff: -1 } }, "reconnect.maxBackoff"],
+      [{ reconnect: { maxAttempts: 0 } }, "reconnect.maxAttempts"],
+    ] as const;
+    for (const [init, name] of cases) {
+      assert.throws(
+        () => connectSSE("http://x/", init),
+        (error: unknown) =>
+          error instanceof RangeError &&
+          error.message.startsWith(`Invalid connectSSE option "${name}": `),
+        name,
+      );
+    }
   });
 
   test("the request asks for text/event-stream and is never cached", async () => {

@@ -162,6 +162,44 @@ describe("connectSSE: timeouts", () => {
     });
   }
 
+  test("bytes keep an open connection past idleTimeout, comments too", async () => {
+    // Seven comments 50 ms apart, then the second message: 400 ms in all,
+    // twice the idleTimeout, with no gap as long as it.
+    let requests = 0;
+    const encode = (text: string) => new TextEncoder().encode(text);
+    await withServer(serverKinds[0], () => {
+      const n = ++requests;
+      let timer: ReturnType<typeof setInterval> | undefined;
+      let beats = 0;
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encode(`data: ${n}-a\n\n`));
+            timer = setInterval(() => {
+              if (++beats === 8) clearInterval(timer);
+              try {
+                controller.enqueue(
+                  encode(beats < 8 ? ":\n" : `data: ${n}-b\n\n`),
+                );
+              } catch {
+                clearInterval(timer); // Cancelled meanwhile.
+              }
+            }, 50);
+          },
+          cancel: () => clearInterval(timer),
+        }),
+        { headers: SSE },
+      );
+    }, (url) =>
+      closing(
+        connectSSE(url, { ...fast, idleTimeout: 200 }),
+        async (stream) => {
+          const messages = await within(take(stream, 2), 10_000, "messages");
+          assert.deepEqual(messages.map((m) => m.data), ["1-a", "1-b"]);
+        },
+      ));
+  });
+
   for (
     const [name, answer] of [
       ["accepts and never answers", () => {}],
@@ -432,15 +470,17 @@ describe("connectSSE: timeouts", () => {
     });
   }
 
-  test("rejects a connectTimeout that is not a number ≥ 1", () => {
-    for (const value of [0, -1, NaN, "100", null]) {
+  test("rejects a connectTimeout that is not a number ≥ 1, saying what it got", () => {
+    const got = ["number 0", "number -1", "number NaN", '"100"', "null"];
+    for (const [i, value] of [0, -1, NaN, "100", null].entries()) {
       assert.throws(
         () => connectSSE("http://x/", { connectTimeout: value as number }),
         (error: unknown) =>
           error instanceof RangeError &&
-          /^Invalid connectTimeout option: expected a number ≥ 1, got /.test(
-            error.message,
-          ),
+          error.message ===
+            `Invalid connectSSE option "connectTimeout": expected a number ≥ 1, got ${
+              got[i]
+            }`,
         String(value),
       );
     }
