@@ -34,8 +34,7 @@ function isTransient(status: number): boolean {
 export class Backoff {
   /** The reconnection time to start with, before any `retry` field. */
   readonly delay: number;
-  /** Failed attempts in a row; an announced connection resets it. */
-  failures: number = 0;
+  #failures = 0;
   readonly #base: number;
   readonly #max: number;
   readonly #maxAttempts: number;
@@ -56,14 +55,24 @@ export class Backoff {
       : retryStatus || undefined;
   }
 
-  /** Whether an error response with this status is worth another attempt. */
-  retries(status: number): boolean {
-    return status !== 200 && Boolean(this.#retryStatus?.(status));
+  /** Failed attempts in a row. */
+  get failures(): number {
+    return this.#failures;
   }
 
   /** Counts a failed attempt: false when it was the last one allowed. */
   failed(): boolean {
-    return ++this.failures < this.#maxAttempts;
+    return ++this.#failures < this.#maxAttempts;
+  }
+
+  /** Resets the count of failed attempts, as an announced connection does. */
+  opened(): void {
+    this.#failures = 0;
+  }
+
+  /** Whether an error response with this status is worth another attempt. */
+  retries(status: number): boolean {
+    return status !== 200 && Boolean(this.#retryStatus?.(status));
   }
 
   /**
@@ -75,7 +84,7 @@ export class Backoff {
    */
   wait(reconnectionTime: number, floor = 0): number {
     const jitter = this.#base
-      ? Math.random() * Math.min(this.#max, this.#base * 2 ** this.failures)
+      ? Math.random() * Math.min(this.#max, this.#base * 2 ** this.#failures)
       : 0;
     return Math.max(floor, reconnectionTime) + jitter;
   }

@@ -237,7 +237,7 @@ export class Connection implements SSEConnection {
   // named open at the EventSource object." (§9.2.3)
   #announce(body: ReadableStream<Uint8Array>): void {
     this.#state = "open";
-    if (this.#backoff) this.#backoff.failures = 0;
+    this.#backoff?.opened();
     const { hooks, maxEventSize } = this.#options;
     if (hooks) {
       this.#stats = { events: 0, bytes: 0 };
