@@ -165,9 +165,10 @@ export class RequestTemplate {
   /**
    * Makes one attempt: builds the request, fetches it, and processes the
    * response as the `EventSource` constructor's step 15 does (§9.2.2), up
-   * to what the connection is to do next. Closing (`closed`) makes it
-   * `"end"`. A throwing headers or body function throws: retrying would
-   * repeat the same mistake unseen.
+   * to what the connection is to do next; `retries` says which error
+   * statuses are reestablished. Closing (`closed`) makes it `"end"`. A
+   * throwing headers or body function throws: retrying would repeat the
+   * same mistake unseen.
    */
   async open(
     lastEventId: string,
@@ -188,34 +189,7 @@ export class RequestTemplate {
       // connection, unless the user agent knows that to be futile."
       return closed.aborted ? END : { kind: "retry", error, opened: false };
     }
-    // "a client can be told to stop reconnecting using the HTTP 204 No
-    // Content response code" (§9.2.3).
-    if (closed.aborted || response.status === 204) {
-      response.body?.cancel().catch(() => {});
-      return END;
-    }
-    const error = await checkEventStream(response, this.url);
-    if (closed.aborted) return END;
-    if (error) {
-      const { status } = response;
-      // Opted into: a 408, 429 or 5xx reestablishes the connection.
-      if (retries(status)) {
-        const after = retryAfter(response);
-        return { kind: "retry", error, opened: false, after, status };
-      }
-      // "Otherwise, if res's status is not 200, or if res's `Content-Type`
-      // is not `text/event-stream`, then fail the connection."
-      return { kind: "fail", error };
-    }
-    if (!response.body) {
-      const error = new TypeError(
-        `The event stream from ${this.url} has no body`,
-      );
-      return { kind: "retry", error, opened: true };
-    }
-    // "Otherwise, announce the connection and interpret res's body line by
-    // line."
-    return { kind: "open", response, body: response.body, attempt };
+    return processResponse(response, this.url, closed, retries, attempt);
   }
 
   // Fetches `request` and resolves with the response once its head is in,
@@ -245,4 +219,43 @@ export class RequestTemplate {
       (late) => late.body?.cancel().catch(() => {}),
     );
   }
+}
+
+// The constructor's processResponse (§9.2.2, step 15) for a response that
+// came: what the connection is to do with it.
+async function processResponse(
+  response: Response,
+  url: string,
+  closed: AbortSignal,
+  retries: (status: number) => boolean,
+  attempt: AbortController,
+): Promise<Outcome> {
+  // "a client can be told to stop reconnecting using the HTTP 204 No
+  // Content response code" (§9.2.3).
+  if (closed.aborted || response.status === 204) {
+    response.body?.cancel().catch(() => {});
+    return END;
+  }
+  const error = await checkEventStream(response, url);
+  if (closed.aborted) return END;
+  if (error) {
+    const { status } = response;
+    // Opted into: a 408, 429 or 5xx reestablishes the connection.
+    if (retries(status)) {
+      const after = retryAfter(response);
+      return { kind: "retry", error, opened: false, after, status };
+    }
+    // "Otherwise, if res's status is not 200, or if res's `Content-Type`
+    // is not `text/event-stream`, then fail the connection."
+    return { kind: "fail", error };
+  }
+  if (!response.body) {
+    const error = new TypeError(
+      `The event stream from ${url} has no body`,
+    );
+    return { kind: "retry", error, opened: true };
+  }
+  // "Otherwise, announce the connection and interpret res's body line by
+  // line."
+  return { kind: "open", response, body: response.body, attempt };
 }
