@@ -9,7 +9,7 @@
  */
 
 import type { SSEReconnectOptions } from "./client.ts";
-import { checkOption } from "./describe.ts";
+import { checkOption } from "./_checks.ts";
 
 /**
  * Checks a numeric option of `connectSSE` (undefined passes) in the one

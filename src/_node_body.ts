@@ -8,7 +8,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 
 // The request body, read from the socket only while the stream has demand:
 // Readable.toWeb would do, except that cancelling it destroys the socket,

@@ -10,7 +10,7 @@
  */
 
 import type { SSEEvent } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 
 /**
  * Options for {@linkcode formatEvent} and {@linkcode SSEEncoderStream}.

@@ -15,7 +15,7 @@
  */
 
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 
 /**
  * A map from event type to the type of its data, describing one stream.

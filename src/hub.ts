@@ -15,7 +15,7 @@ import { formatEvent, type FormatEventOptions } from "./encode.ts";
 import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
 import type { SSEEvent } from "./types.ts";
 import { getLastEventId } from "./last_event_id.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import {
   callHook,
   checkHookOptions,

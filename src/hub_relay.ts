@@ -17,7 +17,7 @@ import { checkEventStream } from "./response_error.ts";
 import type { RelayMapResult, RelayUpstream } from "./relay.ts";
 import type { HubRecord, HubStore } from "./store.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import type { SSELogger } from "./hooks.ts";
 
 /**

@@ -65,7 +65,7 @@
  */
 
 import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import type { FormatEventOptions } from "./encode.ts";
 import { getLastEventId } from "./last_event_id.ts";
 import type {

@@ -50,7 +50,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import type { SSELogger } from "./hooks.ts";
 import { bodyConsumed, parsedBody, requestBody } from "./_node_body.ts";
 import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";

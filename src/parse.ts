@@ -13,7 +13,7 @@
  */
 
 import type { SSEMessage } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import {
   checkEvents,
   decodeMessages,

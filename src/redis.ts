@@ -54,7 +54,7 @@ import {
   type HubStore,
   type HubTailHandler,
 } from "./store.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import { callHook, checkHookOptions, type SSEHookOptions } from "./hooks.ts";
 import {
   ABORT_SCRIPT,

@@ -15,7 +15,7 @@ import {
   type SSEStreamOptions,
 } from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe, isThenable } from "./describe.ts";
+import { describe, isThenable } from "./_checks.ts";
 import {
   checkEvents,
   jsonEvent,

@@ -14,7 +14,7 @@ import {
   type SSEEvents,
   type TypedSSEEvent,
 } from "./events.ts";
-import { describe, isThenable } from "./describe.ts";
+import { describe, isThenable } from "./_checks.ts";
 import {
   callHook,
   checkHookOptions,
