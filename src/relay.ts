@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Interpreter } from "./parse.ts";
+import { RelayReader } from "./relay/verbatim.ts";
 import { checkEventStream } from "./response_error.ts";
 import { formatEvent, formatHead } from "./encode.ts";
 import {
@@ -287,20 +287,10 @@ export function relaySSE(
       // text is its data.
       const messages: (SSEMessage | string)[] = [];
       const tails: (string | undefined)[] = [];
-      const collect = (item: SSEMessage | string) => {
+      const collect = (item: SSEMessage | string, tail?: string) => {
         messages.push(item);
-        tails.push(typeof item === "string" ? undefined : interpreter.tail);
+        tails.push(tail);
       };
-      const interpreter = new Interpreter(
-        {
-          lastEventId,
-          onRetry: (ms) =>
-            collect(retryLine(ms)),
-        },
-        collect,
-        map ? undefined : collect,
-      );
-      interpreter.keepsTails = true;
       // Ids (WHATWG "dispatch the event", step 1): a client of the relay
       // must hold the upstream's last event id at each event, as a client
       // of the upstream would, or it resumes from the wrong one. Passed
@@ -308,13 +298,24 @@ export function relaySSE(
       // messages may be dropped and events renamed, so the relay tracks the
       // id its client holds (see ClientIds).
       const ids = map ? new ClientIds(lastEventId) : undefined;
-      if (!ids) interpreter.idOnly = (id) => collect(formatEvent({ id }));
+      const parser = new RelayReader(
+        {
+          lastEventId,
+          onRetry: (ms) =>
+            collect(retryLine(ms)),
+        },
+        {
+          message: collect,
+          verbatim: map ? undefined : collect,
+          idOnly: ids ? undefined : (id) => collect(formatEvent({ id })),
+        },
+      );
       for (;;) {
         const { done, value } = await reader.read();
         if (done) {
           break;
         }
-        interpreter.push(value);
+        parser.push(value);
         let text = "";
         try {
           for (let i = 0; i < messages.length; i++) {
@@ -362,7 +363,7 @@ export function relaySSE(
               }
             }
           }
-          if (ids) text += ids.settle(interpreter.lastEventId);
+          if (ids) text += ids.settle(parser.lastEventId);
         } finally {
           // Events before a failing one are sent; the failure then ends
           // the stream through onError.

@@ -16,9 +16,10 @@ import {
   relaySSE,
   type RelaySSEOptions,
 } from "../mod.ts";
-import { Interpreter, type SSEDecoderOptions } from "../src/parse.ts";
-import { formatEvent } from "../src/encode.ts";
-import type { SSEMessage } from "../src/types.ts";
+import { Interpreter, type SSEDecoderOptions } from "../src/_interpreter.ts";
+import { RelayReader } from "../src/relay/verbatim.ts";
+import { formatEvent, formatHead } from "../src/encode.ts";
+import type { SSEEvent, SSEMessage } from "../src/types.ts";
 import { RawClient } from "./_client.ts";
 import { serve, serverKinds, withServer } from "./_server.ts";
 
@@ -362,18 +363,24 @@ test("a slow async map never holds back the events mapped before it", async () =
   }
 });
 
-// A pass-through relay hands on events already in canonical form as the
-// text they arrived as (the interpreter's `verbatim` path). The output must
-// be exactly what formatting each parsed message would give, whatever the
-// stream holds and however it is cut.
+// A relay reads events already in canonical form by a scan of their text
+// (src/relay/verbatim.ts) rather than through the parser: without a map it
+// hands them on as the text they arrived as (the verbatim path), with one
+// it makes their messages itself, each with the text of its data lines
+// (its tail). The output must be exactly what formatting each message the
+// parser reads would give, whatever the stream holds and however it is cut.
 
 /** What a pass-through relay sends for a message: its type, data and id. */
-function formatted(message: SSEMessage): string {
-  return formatEvent({
+function passThrough(message: SSEMessage): SSEEvent {
+  return {
     event: message.type === "message" ? undefined : message.type,
     data: message.data,
     id: message.id,
-  });
+  };
+}
+
+function formatted(message: SSEMessage): string {
+  return formatEvent(passThrough(message));
 }
 
 // Events near the canonical form (`event: T`, `id: I`, `data: D` lines in
@@ -473,65 +480,115 @@ function cut({ text, cuts, asBytes }: Stream): (Uint8Array | string)[] {
   return chunks;
 }
 
-/** Characters the verbatim path handed on, so a run can show it was taken. */
-let verbatimChars = 0;
+/** Characters each fast path handed on, so a run can show it was taken. */
+const taken = { verbatim: 0, tails: 0 };
 
 /**
- * The relay's text per chunk, with and without the verbatim path: each
- * message formatted, `retry` fields and id-only blocks as they came.
+ * The relay's text per chunk: each message formatted, `retry` fields and
+ * id-only blocks as they came. "plain" reads every event with the parser;
+ * "verbatim" and "tails" scan canonical events first, without and with a
+ * map, the one sending them as their text, the other sending the tail of
+ * each message after its formatted head.
  */
 function relayText(
   chunks: (Uint8Array | string)[],
   options: SSEDecoderOptions,
-  verbatim: boolean,
-): { text: string[]; lastEventId: string[]; error?: string } {
+  mode: "plain" | "verbatim" | "tails",
+): {
+  text: string[];
+  lastEventId: string[];
+  messages: SSEMessage[];
+  error?: string;
+} {
   let text = "";
   const out: string[] = [];
   const lastEventId: string[] = [];
-  const interpreter = new Interpreter(
-    {
-      ...options,
-      onRetry: (ms) =>
-        text += `retry: ${Math.min(ms, Number.MAX_SAFE_INTEGER)}\n`,
-    },
-    (message) => text += formatted(message),
-    verbatim
-      ? (run) => {
-        verbatimChars += run.length;
-        text += run;
-      }
-      : undefined,
-  );
-  interpreter.idOnly = (id) => text += formatEvent({ id });
+  const messages: SSEMessage[] = [];
+  const opts = {
+    ...options,
+    onRetry: (ms: number) =>
+      text += `retry: ${Math.min(ms, Number.MAX_SAFE_INTEGER)}\n`,
+  };
+  const message = (m: SSEMessage, tail?: string) => {
+    messages.push(m);
+    if (tail === undefined) return text += formatted(m);
+    taken.tails += tail.length;
+    text += formatHead(passThrough(m)) + tail;
+  };
+  const idOnly = (id: string) => text += formatEvent({ id });
+  let parser: Interpreter | RelayReader;
+  if (mode === "plain") {
+    parser = new Interpreter(opts, message);
+    parser.fields.idOnly = idOnly;
+  } else {
+    parser = new RelayReader(opts, {
+      message,
+      idOnly,
+      verbatim: mode === "verbatim"
+        ? (run) => {
+          taken.verbatim += run.length;
+          text += run;
+        }
+        : undefined,
+    });
+  }
   try {
     for (const chunk of chunks) {
-      interpreter.push(chunk);
+      parser.push(chunk);
       out.push(text);
-      lastEventId.push(interpreter.lastEventId);
+      lastEventId.push(parser.lastEventId);
     }
-    interpreter.end();
+    parser.end();
   } catch (error) {
-    return { text: [...out, text], lastEventId, error: String(error) };
+    return {
+      text: [...out, text],
+      lastEventId,
+      messages,
+      error: String(error),
+    };
   }
-  return { text: out, lastEventId };
+  return { text: out, lastEventId, messages };
 }
 
 test("canonical events go to the verbatim path as their text, others as messages", () => {
   const runs: string[] = [];
   const messages: string[] = [];
-  const interpreter = new Interpreter(
-    {},
-    (message) => messages.push(message.data),
-    (run) => runs.push(run),
-  );
-  interpreter.push("event: x\nid: 1\ndata: a\n\ndata: b\n\ndata:c\n\n");
-  interpreter.end();
+  const reader = new RelayReader({}, {
+    message: (message) => messages.push(message.data),
+    verbatim: (run) => runs.push(run),
+  });
+  reader.push("event: x\nid: 1\ndata: a\n\ndata: b\n\ndata:c\n\n");
+  reader.end();
   assert.deepEqual(runs, ["event: x\nid: 1\ndata: a\n\ndata: b\n\n"]);
   assert.deepEqual(messages, ["c"]);
+  assert.equal(reader.lastEventId, "1");
 });
 
 test("the verbatim path sends exactly what formatting the messages would", () => {
-  verbatimChars = 0;
+  taken.verbatim = 0;
+  fc.assert(
+    fc.property(
+      streamArb,
+      fc.constantFrom(undefined, 4, 9, 24, 64),
+      (stream, maxEventSize) => {
+        const chunks = cut(stream);
+        const options = { maxEventSize, lastEventId: "start" };
+        // Runs sent as text make no messages: only the text is compared.
+        const sent = (mode: "plain" | "verbatim") => {
+          const { text, lastEventId, error } = relayText(chunks, options, mode);
+          return { text, lastEventId, error };
+        };
+        assert.deepEqual(sent("verbatim"), sent("plain"));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  // Equal output proves nothing if every event took the message path.
+  assert.ok(taken.verbatim > 0, "no run took the verbatim path");
+});
+
+test("the scan of a mapped relay reads the parser's messages, and their tails are what formatting their data gives", () => {
+  taken.tails = 0;
   fc.assert(
     fc.property(
       streamArb,
@@ -540,15 +597,14 @@ test("the verbatim path sends exactly what formatting the messages would", () =>
         const chunks = cut(stream);
         const options = { maxEventSize, lastEventId: "start" };
         assert.deepEqual(
-          relayText(chunks, options, true),
-          relayText(chunks, options, false),
+          relayText(chunks, options, "tails"),
+          relayText(chunks, options, "plain"),
         );
       },
     ),
     { numRuns: 3000 },
   );
-  // Equal output proves nothing if every event took the message path.
-  assert.ok(verbatimChars > 0, "no run took the verbatim path");
+  assert.ok(taken.tails > 0, "no message came with a tail");
 });
 
 test("a pass-through relay sends exactly what formatting the messages would", async () => {
@@ -559,7 +615,7 @@ test("a pass-through relay sends exactly what formatting the messages would", as
         headers: { "Content-Type": "text/event-stream" },
       });
       const relayed = await relaySSE(upstream, { keepAlive: false }).text();
-      const expected = relayText(chunks, {}, false).text.at(-1);
+      const expected = relayText(chunks, {}, "plain").text.at(-1);
       assert.equal(relayed, ":\n" + expected);
     }),
     { numRuns: 300 },
@@ -763,22 +819,23 @@ test("a relay does not format again the data of an event that keeps it (README)"
   assert.equal(searches, 0);
 });
 
-test("the interpreter keeps the text of a data line that formatting would give again", () => {
+test("a mapped relay's scan gives a canonical event's message the text of its data lines", () => {
   const tails: (string | undefined)[] = [];
-  const interpreter = new Interpreter({}, () => tails.push(interpreter.tail));
-  const stream = "data: a\n\ndata:b\n\nid: 1\nevent: x\ndata:  c\n\n" +
-    "data: d\ndata: e\n\ndata: f\r\n\r\ndata: é\n\n";
-  interpreter.push(stream);
-  assert.deepEqual(tails, Array(6).fill(undefined), "only when asked");
-  tails.length = 0;
-  interpreter.keepsTails = true;
-  interpreter.push(stream);
+  const reader = new RelayReader({}, {
+    message: (_, tail) => tails.push(tail),
+  });
+  reader.push(
+    "data: a\n\ndata:b\n\nevent: x\nid: 1\ndata:  c\n\n" +
+      "data: d\ndata: e\n\ndata: f\r\n\r\ndata: \u00e9\n\nid: 1\nevent: x\ndata: g\n\n",
+  );
+  reader.end();
   assert.deepEqual(tails, [
     "data: a\n\n",
     undefined, // No space: formatting adds one.
     "data:  c\n\n", // The data starts with a space, kept.
-    undefined, // Two data lines.
+    "data: d\ndata: e\n\n",
     undefined, // CRLF: formatting ends lines with LF.
-    "data: é\n\n",
+    "data: \u00e9\n\n",
+    undefined, // Fields out of order: left to the parser.
   ]);
 });

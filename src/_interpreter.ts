@@ -1,0 +1,152 @@
+/**
+ * The parser of WHATWG HTML §9.2.6 "Event stream interpretation", put
+ * together from its three steps: bytes to text (`_decode_text.ts`), text to
+ * lines (`_lines.ts`), lines to events (`_fields.ts`). Everything that
+ * parses a stream runs on {@linkcode Interpreter}.
+ *
+ * @module
+ */
+
+import type { SSEMessage } from "./types.ts";
+import { describe } from "./describe.ts";
+import { TextInput } from "./_decode_text.ts";
+import { Lines } from "./_lines.ts";
+import { Fields } from "./_fields.ts";
+
+/** Options for {@linkcode SSEDecoderStream} and {@linkcode parseSSE}. */
+export interface SSEDecoderOptions {
+  /**
+   * Called with the reconnection time (milliseconds) of every valid `retry`
+   * field: one made of ASCII digits only.
+   */
+  onRetry?(ms: number): void;
+  /**
+   * Called with the text of every comment line (one starting with `:`),
+   * after the colon and one leading space.
+   */
+  onComment?(text: string): void;
+  /**
+   * The last event id a resumed stream starts from, typically the one sent
+   * as the `Last-Event-ID` header. Messages report it as `lastEventId` until
+   * the stream sets another.
+   *
+   * @default {""}
+   */
+  lastEventId?: string;
+  /**
+   * The most a single line, and a single event's data, may hold, counted
+   * in UTF-16 code units (JavaScript string length: never more than the
+   * bytes received, and as many for ASCII). A line is measured without its
+   * line end and an event's data as it would be dispatched. Going over
+   * errors the stream with a `RangeError`. A line that never ends is caught
+   * while it is buffered, so it cannot fill memory: buffered text never
+   * exceeds the limit, and bytes of small chunks not decoded yet never
+   * exceed three per unit of it. `Infinity` turns the limit off.
+   *
+   * @default {16777216} ({@linkcode DEFAULT_MAX_EVENT_SIZE}, 16 Mi units)
+   */
+  maxEventSize?: number;
+}
+
+/** The default {@linkcode SSEDecoderOptions.maxEventSize}: 16 Mi UTF-16 code units. */
+export const DEFAULT_MAX_EVENT_SIZE = 16_777_216;
+
+function callback<T>(
+  options: SSEDecoderOptions,
+  name: "onRetry" | "onComment",
+): T | undefined {
+  const value = options[name];
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(
+      `Invalid ${name} option: expected a function or undefined, got ${
+        describe(value)
+      }`,
+    );
+  }
+  return value as T | undefined;
+}
+
+function checkedLimit(maxEventSize: unknown): number {
+  if (typeof maxEventSize !== "number") {
+    throw new TypeError(
+      `Invalid maxEventSize option: expected a number, got ${
+        describe(maxEventSize)
+      }`,
+    );
+  }
+  if (
+    !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0) &&
+    maxEventSize !== Infinity
+  ) {
+    throw new RangeError(
+      `Invalid maxEventSize option: expected a positive integer (UTF-16 code units) or Infinity, got ${maxEventSize}`,
+    );
+  }
+  return maxEventSize;
+}
+
+/**
+ * One stream's parser: chunks of bytes or text in through `push`, each
+ * dispatched message out through `emit`, synchronously. Internal: the
+ * public {@linkcode EventStreamInterpreter} wraps it.
+ */
+export class Interpreter {
+  readonly lines: Lines;
+  readonly fields: Fields;
+  readonly max: number;
+  private readonly input: TextInput;
+
+  /**
+   * @param route Where decoded text goes; by default to `lines`. A relay
+   * routes it through its own scan first (`relay/verbatim.ts`).
+   */
+  constructor(
+    options: SSEDecoderOptions | undefined,
+    emit: (message: SSEMessage) => void,
+    route?: (text: string) => void,
+  ) {
+    if (options !== undefined && (typeof options !== "object" || !options)) {
+      throw new TypeError(
+        `Invalid SSE decoder options: expected an object or undefined, got ${
+          describe(options)
+        }`,
+      );
+    }
+    const opts = options ?? {};
+    const onRetry = callback<(ms: number) => void>(opts, "onRetry");
+    const onComment = callback<(text: string) => void>(opts, "onComment");
+    const { lastEventId = "", maxEventSize = DEFAULT_MAX_EVENT_SIZE } = opts;
+    if (typeof lastEventId !== "string") {
+      throw new TypeError(
+        `Invalid lastEventId option: expected a string, got ${
+          describe(lastEventId)
+        }`,
+      );
+    }
+    const max = this.max = checkedLimit(maxEventSize);
+    this.fields = new Fields(max, lastEventId, { emit, onRetry, onComment });
+    const lines = this.lines = new Lines(max, this.fields);
+    this.input = new TextInput(max, route ?? ((text) => lines.text(text)));
+  }
+
+  /** The last event ID string, as of the last dispatch. */
+  get lastEventId(): string {
+    return this.fields.lastEventId;
+  }
+
+  /** Whether the next text opens a line and an event. */
+  get idle(): boolean {
+    return this.lines.idle && this.fields.idle;
+  }
+
+  push(chunk: Uint8Array | string): void {
+    this.input.push(chunk);
+  }
+
+  end(): void {
+    // Held bytes go through the line limit as text would.
+    this.input.end();
+    this.lines.end();
+    this.fields.end();
+  }
+}

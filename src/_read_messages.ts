@@ -1,0 +1,120 @@
+/**
+ * The async iterator of {@linkcode parseSSE}: it reads the body only when
+ * the next message is asked for.
+ *
+ * @module
+ */
+
+import type { SSEMessage } from "./types.ts";
+import { describe } from "./describe.ts";
+import { Interpreter, type SSEDecoderOptions } from "./_interpreter.ts";
+
+/** Reads the messages of a `Response` or a `ReadableStream`. */
+export function readMessages(
+  input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
+  options?: SSEDecoderOptions,
+): AsyncIterableIterator<SSEMessage> {
+  const queue: SSEMessage[] = [];
+  let head = 0;
+  const interpreter = new Interpreter(options, (message) => {
+    queue.push(message);
+  });
+  const candidate = input as unknown as Record<string, unknown> | null;
+  let stream: ReadableStream<Uint8Array | string> | null;
+  if (typeof candidate?.getReader === "function") {
+    stream = input as ReadableStream<Uint8Array | string>;
+  } else if (
+    typeof candidate === "object" && candidate && "body" in candidate
+  ) {
+    stream = (input as Response).body;
+  } else {
+    throw new TypeError(
+      `Invalid parseSSE input: expected a Response or a ReadableStream, got ${
+        describe(input)
+      }`,
+    );
+  }
+  let reader: ReadableStreamDefaultReader<Uint8Array | string> | undefined =
+    stream?.getReader();
+  let busy: Promise<IteratorResult<SSEMessage>> | undefined;
+
+  const take = (): IteratorResult<SSEMessage> => {
+    const value = queue[head++];
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+    return { done: false, value };
+  };
+  const close = (): void => {
+    const open = reader;
+    reader = undefined;
+    queue.length = 0;
+    head = 0;
+    try {
+      open?.releaseLock();
+    } catch {
+      // Already released by the stream's end; nothing is left to free.
+    }
+  };
+  const pull = async (): Promise<IteratorResult<SSEMessage>> => {
+    for (;;) {
+      if (head < queue.length) return take();
+      const open = reader;
+      if (open === undefined) return { done: true, value: undefined };
+      let chunk: ReadableStreamReadResult<Uint8Array | string>;
+      try {
+        chunk = await open.read();
+      } catch (error) {
+        close();
+        throw error;
+      }
+      // `return()` ran while the read was pending.
+      if (reader !== open) return { done: true, value: undefined };
+      try {
+        if (chunk.done) {
+          interpreter.end();
+          close();
+        } else interpreter.push(chunk.value);
+      } catch (error) {
+        // Messages decoded before the failure are dropped with the body: the
+        // error says the stream cannot be trusted past this point anyway.
+        const cancelled = open.cancel(error);
+        close();
+        cancelled.then(undefined, () => {});
+        throw error;
+      }
+    }
+  };
+
+  return {
+    next(): Promise<IteratorResult<SSEMessage>> {
+      // Messages decoded from one chunk are handed out without a read; a
+      // call made while another still reads waits its turn, keeping order.
+      if (busy === undefined && head < queue.length) {
+        return Promise.resolve(take());
+      }
+      const step = busy === undefined ? pull() : busy.then(pull, pull);
+      busy = step;
+      const settle = () => {
+        if (busy === step) busy = undefined;
+      };
+      step.then(settle, settle);
+      return step;
+    },
+    async return(value?: unknown): Promise<IteratorResult<SSEMessage>> {
+      const open = reader;
+      // Cancelling first settles a pending read, so releasing the lock
+      // cannot fail on it.
+      const cancelled = open?.cancel();
+      close();
+      // A body that already failed rejects its cancel; leaving the loop
+      // must not throw for it.
+      await cancelled?.catch(() => {});
+      return { done: true, value: value as undefined };
+    },
+    [Symbol.asyncIterator](): AsyncIterableIterator<SSEMessage> {
+      return this;
+    },
+  };
+}
