@@ -98,7 +98,7 @@ export class Interpreter {
 
   /**
    * @param route Where decoded text goes; by default to `lines`. A relay
-   * routes it through its own scan first (`relay/verbatim.ts`).
+   * routes it through its own scan first (`relay/_verbatim.ts`).
    */
   constructor(
     options: SSEDecoderOptions | undefined,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RelayReader } from "./relay/verbatim.ts";
+import { RelayReader } from "./relay/_verbatim.ts";
 import { checkEventStream } from "./response_error.ts";
 import { formatEvent, formatHead } from "./encode.ts";
 import {
@@ -133,6 +133,29 @@ class ClientIds {
     this.held = this.seen = upstream;
     return formatEvent({ id: upstream });
   }
+}
+
+// The text of `event`, made of `message`. One that keeps the message's data
+// takes the upstream's text of it, its tail (see RelayReader), when there
+// is one, rather than formatting the data again: the common map renames,
+// drops or re-tags events, and most of an event's text is its data.
+function eventText(
+  event: SSEEvent | string,
+  message: SSEMessage,
+  tail: string | undefined,
+  options: SSEStreamOptions,
+): string {
+  if (tail !== undefined) {
+    if (typeof event === "string") {
+      if (event === message.data) return tail;
+    } else if (
+      typeof event === "object" && event !== null &&
+      event.data === message.data
+    ) {
+      return formatHead(event) + tail;
+    }
+  }
+  return formatEvent(event, options);
 }
 
 // A typed map's result with its events' data as JSON.
@@ -279,12 +302,9 @@ export function relaySSE(
       // without a promise apiece: the relay keeps pace with the bytes.
       // Without a map, events already in the form passThrough then
       // formatEvent would give come as their text (a string here), neither
-      // parsed into messages nor formatted again, and so do the lines that
-      // change the client's state without an event: `retry`, and an id-only
-      // block. An event that keeps its message's data takes the upstream's
-      // text of it (its tail) rather than formatting the data again: the
-      // common map renames, drops or re-tags events, and most of an event's
-      // text is its data.
+      // parsed into messages nor formatted again (see RelayReader), and so
+      // do the lines that change the client's state without an event:
+      // `retry`, and an id-only block.
       const messages: (SSEMessage | string)[] = [];
       const tails: (string | undefined)[] = [];
       const collect = (item: SSEMessage | string, tail?: string) => {
@@ -341,21 +361,7 @@ export function relaySSE(
               const event = ids
                 ? ids.give(result, message.lastEventId)
                 : result;
-              const tail = tails[i];
-              if (
-                tail !== undefined && event !== null &&
-                (typeof event === "string"
-                  ? event === message.data
-                  : typeof event === "object" &&
-                    event.data === message.data)
-              ) {
-                if (typeof event === "object") {
-                  text += formatHead(event);
-                }
-                text += tail;
-              } else {
-                text += formatEvent(event, streamOptions);
-              }
+              text += eventText(event, message, tails[i], streamOptions);
             } else {
               for (let event of result) {
                 if (ids) event = ids.give(event, message.lastEventId);

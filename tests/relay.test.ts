@@ -17,7 +17,7 @@ import {
   type RelaySSEOptions,
 } from "../mod.ts";
 import { Interpreter, type SSEDecoderOptions } from "../src/_interpreter.ts";
-import { RelayReader } from "../src/relay/verbatim.ts";
+import { RelayReader } from "../src/relay/_verbatim.ts";
 import { formatEvent, formatHead } from "../src/encode.ts";
 import type { SSEEvent, SSEMessage } from "../src/types.ts";
 import { RawClient } from "./_client.ts";
@@ -364,7 +364,7 @@ test("a slow async map never holds back the events mapped before it", async () =
 });
 
 // A relay reads events already in canonical form by a scan of their text
-// (src/relay/verbatim.ts) rather than through the parser: without a map it
+// (src/relay/_verbatim.ts) rather than through the parser: without a map it
 // hands them on as the text they arrived as (the verbatim path), with one
 // it makes their messages itself, each with the text of its data lines
 // (its tail). The output must be exactly what formatting each message the
