@@ -2,8 +2,9 @@
  * Bytes to text, the first step of WHATWG HTML §9.2.6 "Event stream
  * interpretation": "Streams must be decoded using the UTF-8 decode
  * algorithm", which strips one leading BOM and turns invalid sequences into
- * U+FFFD. Chunks may be bytes or text, mixed; the text goes to `sink` in
- * order, as one decoder over the whole stream would give it.
+ * U+FFFD. Chunks may be bytes or text, mixed; the text goes to a
+ * {@linkcode TextSink} in order, as one decoder over the whole stream would
+ * give it.
  *
  * @module
  */
@@ -16,6 +17,11 @@ const CR = 13;
 const BOM = 0xfeff;
 // Chunks shorter than this are scanned for line ends before decoding.
 const SMALL_CHUNK = 512;
+
+/** Where text goes, never empty. */
+export interface TextSink {
+  text(s: string): void;
+}
 
 /**
  * Decodes the chunks of one stream. Bytes are decoded by non-streaming
@@ -35,11 +41,11 @@ export class TextInput {
   /**
    * @param max The line limit (UTF-16 code units): held bytes never exceed
    * three per unit of it.
-   * @param sink Called with each piece of text, never empty.
+   * @param sink Where the text goes.
    */
   constructor(
     private readonly max: number,
-    private readonly sink: (text: string) => void,
+    private readonly sink: TextSink,
   ) {}
 
   push(chunk: Uint8Array | string): void {
@@ -130,7 +136,7 @@ export class TextInput {
         s = s.slice(1);
       }
     }
-    this.sink(s);
+    this.sink.text(s);
   }
 
   private keep(chunk: Uint8Array, from: number, to: number): void {

@@ -9,7 +9,7 @@
 
 import type { SSEMessage } from "./types.ts";
 import { describe } from "./describe.ts";
-import { TextInput } from "./_decode_text.ts";
+import { TextInput, type TextSink } from "./_decode_text.ts";
 import { Lines } from "./_lines.ts";
 import { Fields } from "./_fields.ts";
 
@@ -103,7 +103,7 @@ export class Interpreter {
   constructor(
     options: SSEDecoderOptions | undefined,
     emit: (message: SSEMessage) => void,
-    route?: (text: string) => void,
+    route?: TextSink,
   ) {
     if (options !== undefined && (typeof options !== "object" || !options)) {
       throw new TypeError(
@@ -125,8 +125,8 @@ export class Interpreter {
     }
     const max = this.max = checkedLimit(maxEventSize);
     this.fields = new Fields(max, lastEventId, { emit, onRetry, onComment });
-    const lines = this.lines = new Lines(max, this.fields);
-    this.input = new TextInput(max, route ?? ((text) => lines.text(text)));
+    this.lines = new Lines(max, this.fields);
+    this.input = new TextInput(max, route ?? this.lines);
   }
 
   /** The last event ID string, as of the last dispatch. */

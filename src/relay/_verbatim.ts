@@ -15,6 +15,7 @@
 
 import type { SSEMessage } from "../types.ts";
 import { Interpreter, type SSEDecoderOptions } from "../_interpreter.ts";
+import type { TextSink } from "../_decode_text.ts";
 
 const LF = 10;
 
@@ -113,7 +114,7 @@ export interface RelaySinks {
 }
 
 /** The upstream's parser, with the relay's scan ahead of it. */
-export class RelayReader {
+export class RelayReader implements TextSink {
   private readonly core: Interpreter;
   private readonly parts: Parts = {
     type: -1,
@@ -130,7 +131,7 @@ export class RelayReader {
     this.core = new Interpreter(
       options,
       (message) => sinks.message(message, undefined),
-      (text) => this.text(text),
+      this,
     );
     this.core.fields.idOnly = sinks.idOnly;
   }
@@ -148,9 +149,12 @@ export class RelayReader {
     this.core.end();
   }
 
-  // Canonical runs where the parser is between events; the rest, up to
-  // where it is between events again (or a CR, which ends a line), to it.
-  private text(s: string): void {
+  /**
+   * Takes the decoded text: canonical runs where the parser is between
+   * events, the rest, up to where it is between events again (or a CR,
+   * which ends a line), to the parser.
+   */
+  text(s: string): void {
     const core = this.core;
     const length = s.length;
     let pos = 0;
