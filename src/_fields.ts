@@ -5,7 +5,7 @@
  * it follows (which is why the file runs past ~150 lines). Each field name
  * has a small matcher of its own rather than a slice compared as a string:
  * split out so the engine inlines them into `line`, which with the matching
- * and the actions in one switch measured as fast as the parser that read
+ * and the actions in one switch measured within ~5% of the parser that read
  * `data:` and `event:` lines inside its line-splitting loop (bench/parse.ts).
  *
  * @module
