@@ -4,7 +4,7 @@
  * algorithm", which strips one leading BOM and turns invalid sequences into
  * U+FFFD. Chunks may be bytes or text, mixed; the text goes to a
  * {@linkcode TextSink} in order, as one decoder over the whole stream would
- * give it.
+ * give it. (Over ~150 lines: most of it says why each byte rule is safe.)
  *
  * @module
  */
