@@ -9,7 +9,7 @@
  * @module
  */
 
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import { tooBig } from "./_lines.ts";
 
 const LF = 10;

@@ -8,7 +8,7 @@
  */
 
 import type { SSEMessage } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import { TextInput, type TextSink } from "./_decode_text.ts";
 import { Lines } from "./_lines.ts";
 import { Fields } from "./_fields.ts";

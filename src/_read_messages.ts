@@ -6,7 +6,7 @@
  */
 
 import type { SSEMessage } from "./types.ts";
-import { describe } from "./describe.ts";
+import { describe } from "./_checks.ts";
 import { Interpreter, type SSEDecoderOptions } from "./_interpreter.ts";
 
 /** Reads the messages of a `Response` or a `ReadableStream`. */
