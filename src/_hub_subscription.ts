@@ -52,6 +52,12 @@ export interface SubscribedTopic {
  */
 type State = "replay" | "live" | "closing" | "ended";
 
+// What the hooks are told, kept off the subscriptions (thousands sit idle,
+// and a field costs each of them): the resumes under way of a hub with
+// hooks, and the subscriptions cut off for falling behind.
+const resumes = new WeakMap<Subscription, SSEResumeInfo>();
+const cutOff = new WeakSet<Subscription>();
+
 const DONE: IteratorResult<SSEEvent> = Object.freeze({
   done: true,
   value: undefined,
@@ -86,14 +92,6 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   #waiting: Promise<IteratorResult<SSEEvent>> | undefined;
   #failure: { reason: unknown } | undefined;
   #retry = 0;
-  /**
-   * A resume under way: the id it resumed after, what it replayed so far
-   * and whether it found a gap; undefined once it has caught up, or for a
-   * live-only start. One field, as thousands of subscriptions sit idle.
-   */
-  #resume: SSEResumeInfo | undefined;
-  /** Ended for falling behind. */
-  #slow = false;
 
   constructor(
     hub: SubscriptionHost,
@@ -104,13 +102,13 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
-    if (lastEventId !== undefined) {
-      this.#resume = {
+    if (lastEventId !== undefined && hub.hooks?.onResume) {
+      resumes.set(this, {
         topic: topic.name,
         lastEventId,
         replayed: 0,
         gap: false,
-      };
+      });
     }
     this.#state = lastEventId === undefined ? "live" : "replay";
     this.#synced = lastEventId === undefined;
@@ -133,7 +131,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
 
   /** Whether it was ended for falling behind: its stream's close reason. */
   get slow(): boolean {
-    return this.#slow;
+    return cutOff.has(this);
   }
 
   // Hooks run only on rare paths, never per event.
@@ -147,7 +145,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
 
   // Ended for falling behind: told to the hooks, and to the stream.
   #cutOff(): void {
-    this.#slow = true;
+    cutOff.add(this);
     this.#report("onSlowConsumer", {
       topic: this.#topic.name,
       action: "disconnect",
@@ -389,9 +387,9 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
 
   // The resume's replay has caught up: told once.
   #resumed(): void {
-    const resume = this.#resume;
+    const resume = resumes.get(this);
     if (resume === undefined) return;
-    this.#resume = undefined;
+    resumes.delete(this);
     this.#report("onResume", resume);
   }
 
@@ -417,8 +415,8 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
         // Fallen out of history while behind: "disconnect" ends it, and it
         // resumes with a reset when it reconnects.
         if (gap && this.#behind) return this.#cutOff();
-        const resume = this.#resume;
-        if (resume !== undefined) {
+        const resume = this.#hub.hooks && resumes.get(this);
+        if (resume) {
           resume.replayed += entries.length;
           if (gap) resume.gap = true;
         }

@@ -455,6 +455,8 @@ class HubCore implements Hub, SubscriptionHost {
   readonly resetEvent: string;
   readonly hooks: SSEHooks | undefined;
   readonly logger: SSELogger;
+  /** The logger as given, for the streams of `response`. */
+  readonly #logger: SSELogger | undefined;
   readonly #serialize: ((data: unknown) => string) | undefined;
   /** Typed topics: every event's data is stored as JSON. */
   readonly #events: boolean;
@@ -488,6 +490,7 @@ class HubCore implements Hub, SubscriptionHost {
     this.store = store;
     checkHookOptions(options);
     this.hooks = options.hooks;
+    this.#logger = options.logger;
     this.logger = options.logger ?? console;
 
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
@@ -717,15 +720,17 @@ class HubCore implements Hub, SubscriptionHost {
     if (this.#closing) return this.#closed(request, streamOptions);
     const subscription = this.subscribe(topic, { lastEventId });
     try {
+      // Hooks and logger only where given: each stream keeps its options.
       return createSSEStream(subscription, {
         signal: request.signal,
-        hooks: this.hooks &&
-          streamHooks(
+        ...(this.hooks && {
+          hooks: streamHooks(
             this.hooks,
             subscription as Subscription,
             streamOptions.signal === undefined,
           ),
-        logger: this.logger,
+        }),
+        ...(this.#logger && { logger: this.#logger }),
         ...streamOptions,
       });
     } catch (error) {
