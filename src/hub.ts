@@ -720,17 +720,23 @@ class HubCore implements Hub, SubscriptionHost {
     if (this.#closing) return this.#closed(request, streamOptions);
     const subscription = this.subscribe(topic, { lastEventId });
     try {
-      // Hooks and logger only where given: each stream keeps its options.
+      // Without hooks or a logger, the options are what they were before
+      // either existed: each of thousands of streams keeps its own.
+      if (this.hooks === undefined && this.#logger === undefined) {
+        return createSSEStream(subscription, {
+          signal: request.signal,
+          ...streamOptions,
+        });
+      }
       return createSSEStream(subscription, {
         signal: request.signal,
-        ...(this.hooks && {
-          hooks: streamHooks(
+        hooks: this.hooks &&
+          streamHooks(
             this.hooks,
             subscription as Subscription,
             streamOptions.signal === undefined,
           ),
-        }),
-        ...(this.#logger && { logger: this.#logger }),
+        logger: this.logger,
         ...streamOptions,
       });
     } catch (error) {
