@@ -134,22 +134,29 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     return cutOff.has(this);
   }
 
-  // Hooks run only on rare paths, never per event.
-  #report<K extends "onResume" | "onReset" | "onSlowConsumer">(
-    name: K,
-    info: Parameters<NonNullable<SSEHooks[K]>>[0],
-  ): void {
+  // Hooks run only on rare paths, never per event, and from methods of
+  // their own, so the hot ones (push, #take) stay as small as before.
+  #slowConsumer(action: "drop" | "disconnect"): void {
     const { hooks, logger } = this.#hub;
-    if (hooks) callHook(hooks, name, info, logger);
+    if (!hooks) return;
+    const info = { topic: this.#topic.name, action };
+    callHook(hooks, "onSlowConsumer", info, logger);
+  }
+
+  #reset(reason: string): void {
+    const { hooks, logger } = this.#hub;
+    if (!hooks) return;
+    const info = {
+      topic: this.#topic.name,
+      reason: reason as "history" | "overflow",
+    };
+    callHook(hooks, "onReset", info, logger);
   }
 
   // Ended for falling behind: told to the hooks, and to the stream.
   #cutOff(): void {
     cutOff.add(this);
-    this.#report("onSlowConsumer", {
-      topic: this.#topic.name,
-      action: "disconnect",
-    });
+    this.#slowConsumer("disconnect");
     this.#end();
   }
 
@@ -213,10 +220,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
       if (!this.#hub.dropOldest) return this.#fallBehind();
       this.#shift();
-      this.#report("onSlowConsumer", {
-        topic: this.#topic.name,
-        action: "drop",
-      });
+      this.#slowConsumer("drop");
       this.#lost = "overflow";
       this.#lostId = undefined;
     }
@@ -261,7 +265,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     }
     if (state !== "live") return;
     const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
-    this.#report("onReset", { topic: this.#topic.name, reason: "history" });
+    this.#reset("history");
     const resolve = this.#resolve;
     if (
       resolve && this.#head === this.#queue.length && this.#lost === undefined
@@ -363,10 +367,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     const lost = this.#lost;
     if (lost !== undefined) {
       this.#lost = undefined;
-      this.#report("onReset", {
-        topic: this.#topic.name,
-        reason: lost as "history" | "overflow",
-      });
+      this.#reset(lost);
       const event: SSEEvent = { event: this.#hub.resetEvent, data: lost };
       if (this.#lostId !== undefined) event.id = this.#lostId;
       return event;
@@ -390,7 +391,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     const resume = resumes.get(this);
     if (resume === undefined) return;
     resumes.delete(this);
-    this.#report("onResume", resume);
+    callHook(this.#hub.hooks!, "onResume", resume, this.#hub.logger);
   }
 
   // Reads history one page at a time, and only when the consumer has taken
