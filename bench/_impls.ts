@@ -1,6 +1,6 @@
 /**
- * What the encode benchmark runs: the payloads, an async generator of their
- * events, and the implementations that turn it into a `Response`.
+ * What the encode benchmark runs: the payloads (events of
+ * tests/support/corpus.ts) and the implementations that turn it into a `Response`.
  *
  * @module
  */
@@ -10,6 +10,9 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createSSEStream } from "../mod.ts";
 import type { ExpectedEvent } from "./_util.ts";
+import { jsonEvent, MULTILINE, TOKEN } from "../tests/support/corpus.ts";
+
+export { TOKEN };
 
 /** One event of a benchmark source; every implementation maps it to its API. */
 export interface BenchEvent {
@@ -26,17 +29,6 @@ export interface Payload {
   target: number;
 }
 
-export const TOKEN = "tok_1234";
-// 4 KiB of 79-character lines: the shape of a log tail or a code block.
-const MULTILINE = Array.from(
-  { length: 52 },
-  (_, line) =>
-    Array.from(
-      { length: 79 },
-      (_, column) => String.fromCharCode(33 + (line * 7 + column) % 94),
-    ).join(""),
-).join("\n").slice(0, 4096);
-
 export const payloads: Payload[] = [
   {
     name: "token",
@@ -47,22 +39,7 @@ export const payloads: Payload[] = [
   {
     name: "json",
     label: "~200-byte JSON with event + id",
-    event: (index) => ({
-      event: "chunk",
-      id: index,
-      data: {
-        id: "chatcmpl-bench",
-        seq: index,
-        model: "bench-model-7b",
-        created: 1700000000,
-        choices: [{
-          index: 0,
-          delta: { content: "The quick brown fox jumps over" },
-          finish_reason: null,
-        }],
-        usage: { tokens: index },
-      },
-    }),
+    event: jsonEvent,
     target: 3,
   },
   {
@@ -72,13 +49,6 @@ export const payloads: Payload[] = [
     target: 1.3,
   },
 ];
-
-export async function* generate(
-  payload: Payload,
-  count: number,
-): AsyncGenerator<BenchEvent> {
-  for (let index = 0; index < count; index++) yield payload.event(index);
-}
 
 export type Source = () => AsyncIterable<BenchEvent>;
 

@@ -5,8 +5,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
-import { root } from "../tests/_child.ts";
-import { within } from "../tests/_util.ts";
+import { root } from "../tests/support/child.ts";
+import { within } from "../tests/support/time.ts";
 
 const CLOCK_TICKS = Number(
   spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout,

@@ -27,7 +27,7 @@ import { createHub } from "../src/hub.ts";
 import type { HubRelayOutcome } from "../src/hub_relay.ts";
 import { redisStore } from "../src/redis.ts";
 import { completionRequest, tokenOf } from "../examples/openai_relay.ts";
-import { serve } from "../tests/_server.ts";
+import { serve } from "../tests/support/server.ts";
 import { quantile, runtimeVersion } from "./_util.ts";
 
 const upstream = process.env.BENCH_UPSTREAM;

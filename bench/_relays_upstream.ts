@@ -23,8 +23,9 @@
  */
 
 import process from "node:process";
-import { serve } from "../tests/_server.ts";
+import { serve } from "../tests/support/server.ts";
 import { runtimeVersion } from "./_util.ts";
+import { openAIChunk } from "../tests/support/corpus.ts";
 
 /** How often the pacing timer runs, ms. */
 const TICK_MS = 4;
@@ -53,15 +54,7 @@ let cancelled = 0;
 let timer: ReturnType<typeof setInterval> | undefined;
 
 function chunk(id: string, delta: object, finish: string | null): string {
-  return `data: ${
-    JSON.stringify({
-      id,
-      object: "chat.completion.chunk",
-      created: Math.floor(Date.now() / 1000),
-      model: "fake-gpt",
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    })
-  }\n\n`;
+  return `data: ${JSON.stringify(openAIChunk(id, delta, finish))}\n\n`;
 }
 
 function tick(): void {

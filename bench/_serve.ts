@@ -7,7 +7,7 @@
  */
 
 import { connect } from "node:net";
-import { type Handler, serve as serveTest } from "../tests/_server.ts";
+import { type Handler, serve as serveTest } from "../tests/support/server.ts";
 
 /** A listening server. */
 export interface Served {

@@ -21,7 +21,7 @@
 import process from "node:process";
 import { createHub } from "../src/hub.ts";
 import { redisStore } from "../src/redis.ts";
-import { serve } from "../tests/_server.ts";
+import { serve } from "../tests/support/server.ts";
 import { collectGarbage, runtimeVersion, sleep } from "./_util.ts";
 
 const keepAliveSetting = process.env.BENCH_KEEP_ALIVE ?? "off";

@@ -5,52 +5,33 @@
  * @module
  */
 
-interface DenoLike {
-  version: { deno: string };
-  args: string[];
-}
-interface BunLike {
-  version: string;
-  argv: string[];
-  gc(force: boolean): void;
-}
-interface NodeProcessLike {
-  versions: { node: string };
-  argv: string[];
-}
+import process from "node:process";
 
-// Read through `globalThis` so one file type-checks under Deno (where `Bun`
-// is unknown) and under tsc with Node types (where `Deno` is unknown).
-const runtimeGlobals = globalThis as unknown as {
-  Deno?: DenoLike;
-  Bun?: BunLike;
-  process?: NodeProcessLike;
-  gc?: () => void;
-};
+export {
+  type RuntimeName,
+  runtimeName as runtime,
+  runtimeVersion,
+} from "../tests/support/runtime.ts";
+import { collectGarbage } from "../tests/support/gc.ts";
+import { sleep } from "../tests/support/time.ts";
 
-/** Which runtime runs the benchmark. */
-export type RuntimeName = "deno" | "bun" | "node";
-
-/** The running runtime's name; Bun and Deno also define `process`, so they go first. */
-export const runtime: RuntimeName = runtimeGlobals.Deno
-  ? "deno"
-  : runtimeGlobals.Bun
-  ? "bun"
-  : "node";
-
-/** The running runtime and its version, e.g. `node 20.20.2`. */
-export function runtimeVersion(): string {
-  const { Deno, Bun, process } = runtimeGlobals;
-  if (Deno) return `deno ${Deno.version.deno}`;
-  if (Bun) return `bun ${Bun.version}`;
-  return `node ${process!.versions.node}`;
-}
+export { collectGarbage, sleep };
 
 /** Command-line arguments after the script, on any runtime. */
 export function scriptArgs(): string[] {
-  const { Deno, Bun, process } = runtimeGlobals;
-  if (Deno) return Deno.args;
-  return (Bun ?? process!).argv.slice(2);
+  return process.argv.slice(2);
+}
+
+/**
+ * The heap in use after full collections (three, a tick apart, so that
+ * finalizers' garbage goes too), in bytes.
+ */
+export async function heapUsed(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    collectGarbage();
+    await sleep(10);
+  }
+  return process.memoryUsage().heapUsed;
 }
 
 /** The value of `--name=N` among the script's arguments: a positive integer, or `fallback`. */
@@ -61,15 +42,6 @@ export function numberArg(name: string, fallback: number): number {
     throw new RangeError(`--${name} must be a positive integer`);
   }
   return value;
-}
-
-/**
- * Collects garbage when the runtime exposes it (`--expose-gc` on Node and
- * Deno, always on Bun), so one run's garbage is not billed to the next.
- */
-export function collectGarbage(): void {
-  if (runtimeGlobals.Bun) runtimeGlobals.Bun.gc(true);
-  else runtimeGlobals.gc?.();
 }
 
 /** The median of a non-empty list. */
@@ -91,11 +63,6 @@ export function quantile(values: readonly number[], p: number): number {
 export function rotate<T>(items: readonly T[], by: number): T[] {
   const start = by % items.length;
   return [...items.slice(start), ...items.slice(0, start)];
-}
-
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** What reading a body to its end saw. */

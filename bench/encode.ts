@@ -14,7 +14,6 @@
 import { formatEvent } from "../mod.ts";
 import {
   type BenchEvent,
-  generate,
   type Impl,
   impls,
   type Payload,
@@ -22,6 +21,7 @@ import {
   TOKEN,
 } from "./_impls.ts";
 import { serve, timeToFirstEvent } from "./_serve.ts";
+import { generate } from "../tests/support/corpus.ts";
 import {
   checkEvents,
   type CheckResult,
@@ -92,7 +92,7 @@ async function throughput(): Promise<ThroughputResult[]> {
       try {
         const response = await impl.respond(
           new Request(URL_BASE),
-          () => generate(payload, EVENTS),
+          () => generate(payload.event, EVENTS),
         );
         check = await checkEvents(
           response.body!,
@@ -135,7 +135,7 @@ async function throughput(): Promise<ThroughputResult[]> {
         try {
           const response = await impl.respond(
             new Request(URL_BASE),
-            () => generate(payload, EVENTS),
+            () => generate(payload.event, EVENTS),
           );
           const run = await drain(response.body!, start, RUN_TIMEOUT_MS);
           result.samples.push(run.ms);

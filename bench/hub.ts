@@ -16,6 +16,7 @@ import { createHub, type Hub } from "../src/hub.ts";
 import type { SSEEvent } from "../src/types.ts";
 import {
   fixed,
+  heapUsed,
   median,
   numberArg,
   quantile,
@@ -38,46 +39,6 @@ const TARGET_P99_MS = 50;
 
 function log(message: string): void {
   console.error(`[${runtimeVersion()}] ${message}`);
-}
-
-// ---------------------------------------------------------------------------
-// Heap measurement: a full collection before each reading where the runtime
-// allows one (Bun always; V8 through node:v8 without a command-line flag).
-
-const runtimeGlobals = globalThis as unknown as {
-  Deno?: { memoryUsage(): { heapUsed: number } };
-  Bun?: { gc(force: boolean): void };
-  process?: { memoryUsage(): { heapUsed: number } };
-  gc?: () => void;
-};
-
-let fullGc: (() => void) | undefined;
-async function setUpGc(): Promise<void> {
-  if (runtimeGlobals.Bun) {
-    fullGc = () => runtimeGlobals.Bun!.gc(true);
-    return;
-  }
-  if (runtimeGlobals.gc) {
-    fullGc = runtimeGlobals.gc;
-    return;
-  }
-  try {
-    const v8 = await import("node:v8");
-    const vm = await import("node:vm");
-    v8.setFlagsFromString("--expose-gc");
-    fullGc = vm.runInNewContext("gc") as () => void;
-  } catch {
-    log("no way to force garbage collection: heap figures are rough");
-  }
-}
-
-async function heapUsed(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    fullGc?.();
-    await sleep(10);
-  }
-  const { Deno, process } = runtimeGlobals;
-  return (Deno ?? process!).memoryUsage().heapUsed;
 }
 
 // ---------------------------------------------------------------------------
@@ -335,7 +296,6 @@ async function sustained(mode: "subscribe()" | "response()"): Promise<
 
 // ---------------------------------------------------------------------------
 
-await setUpGc();
 const fanOuts: FanOutResult[] = [];
 for (
   const mode of [

@@ -25,12 +25,11 @@
 
 import { memoryStore } from "../src/memory_store.ts";
 import {
-  collectGarbage,
   fixed,
+  heapUsed,
   numberArg,
   printResults,
   runtimeVersion,
-  sleep,
   table,
 } from "./_util.ts";
 
@@ -39,32 +38,8 @@ const TTL = 1_000;
 const SWEEPER_MAX = 1_000;
 const SAMPLE = 1_000;
 
-const runtimeGlobals = globalThis as unknown as {
-  Deno?: { memoryUsage(): { heapUsed: number } };
-  Bun?: unknown;
-  process?: { memoryUsage(): { heapUsed: number } };
-  gc?: () => void;
-};
-
 function log(message: string): void {
   console.error(`[${runtimeVersion()}] ${message}`);
-}
-
-// The figures are differences of a few hundred bytes per topic: without a
-// forced collection they would be mostly garbage not yet collected.
-if (!runtimeGlobals.Bun && !runtimeGlobals.gc) {
-  throw new Error(
-    "no way to force garbage collection: run node with --expose-gc, deno with --v8-flags=--expose-gc",
-  );
-}
-
-async function heapUsed(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    collectGarbage();
-    await sleep(10);
-  }
-  const { Deno, process } = runtimeGlobals;
-  return (Deno ?? process!).memoryUsage().heapUsed;
 }
 
 const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 1)} MiB`;

@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { createSSEStream } from "../mod.ts";
 import { serve } from "../src/node.ts";
 import { timeToFirstEvent } from "./_serve.ts";
+import { TOKEN } from "../tests/support/corpus.ts";
 import {
   collectGarbage,
   fixed,
@@ -54,7 +55,6 @@ const ROUNDS = numberArg("rounds", 5);
 const CONNECTIONS = numberArg("connections", 1_000);
 const MIN_ROUNDS = Math.min(3, ROUNDS);
 const MEMORY_ROUNDS = Math.min(3, ROUNDS);
-const TOKEN = "tok_1234";
 const RUN_TIMEOUT_MS = 30_000;
 const THROUGHPUT_BUDGET_MS = 60_000;
 const TTFB_REQUESTS = 50;

@@ -64,8 +64,8 @@ import { delimiter, join } from "node:path";
 import process from "node:process";
 import { Redis } from "ioredis";
 import * as scripts from "../src/redis/_scripts.ts";
-import { type Child, root, spawnChild } from "../tests/_child.ts";
-import { within } from "../tests/_util.ts";
+import { type Child, root, spawnChild } from "../tests/support/child.ts";
+import { within } from "../tests/support/time.ts";
 import {
   type CommandStats,
   commandStats,

@@ -68,7 +68,7 @@ import { delimiter, join } from "node:path";
 import process from "node:process";
 import { createSSEStream } from "../mod.ts";
 import { formatEvent } from "../src/encode.ts";
-import { root } from "../tests/_child.ts";
+import { root } from "../tests/support/child.ts";
 import { serve } from "./_serve.ts";
 import {
   collectGarbage,

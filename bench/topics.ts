@@ -47,7 +47,7 @@ import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { Redis } from "ioredis";
-import { type Child, root, spawnChild } from "../tests/_child.ts";
+import { type Child, root, spawnChild } from "../tests/support/child.ts";
 import {
   type CommandStats,
   commandStats,

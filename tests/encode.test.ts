@@ -2,8 +2,15 @@
 // `field: value`, CR / LF / CRLF as line ends, a blank line to dispatch.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { formatEvent, SSEEncoderStream } from "../mod.ts";
-import { streamOf } from "./_util.ts";
+import { formatEvent, parseSSE, SSEEncoderStream } from "../mod.ts";
+import {
+  generate,
+  jsonEvent,
+  MULTILINE,
+  openAIChunk,
+  TOKEN,
+} from "./support/corpus.ts";
+import { streamOf } from "./support/streams.ts";
 
 describe("formatEvent", () => {
   test("a string is one data line and a dispatching blank line", () => {
@@ -143,5 +150,41 @@ describe("SSEEncoderStream", () => {
       new SSEEncoderStream(),
     );
     await assert.rejects(new Response(body).text(), TypeError);
+  });
+});
+
+describe("the benchmarks' events", () => {
+  test("each reads back as it was sent: token, ~200-byte JSON with event and id, 4 KiB of lines", async () => {
+    const sent = [
+      { data: TOKEN },
+      jsonEvent(0),
+      jsonEvent(1),
+      { data: MULTILINE },
+      { data: JSON.stringify(openAIChunk("c", { content: "Hi" })) },
+    ];
+    const events = [];
+    for await (const event of generate((i) => sent[i], sent.length)) {
+      events.push(event);
+    }
+    const body = streamOf(events).pipeThrough(new SSEEncoderStream());
+    const received = [];
+    for await (const message of parseSSE(body)) received.push(message);
+    // §9.2.6: the last event ID stays until another id field sets it.
+    let lastEventId = "";
+    const expected = sent.map((event) => {
+      const id = "id" in event ? String(event.id) : undefined;
+      lastEventId = id ?? lastEventId;
+      return {
+        type: "event" in event ? event.event : "message",
+        data: typeof event.data === "string"
+          ? event.data
+          : JSON.stringify(event.data),
+        ...(id === undefined ? {} : { id }),
+        lastEventId,
+      };
+    });
+    assert.deepEqual(received, expected);
+    assert.equal(MULTILINE.length, 4096);
+    assert.equal(received[3].data.split("\n").length, 52);
   });
 });

@@ -9,9 +9,9 @@ import { createHub, type Hub } from "../src/hub.ts";
 import { memoryStore } from "../src/memory_store.ts";
 import { redisStore } from "../src/redis.ts";
 import type { SSEEvent } from "../src/types.ts";
-import { RawClient } from "./_client.ts";
-import { serve } from "./_server.ts";
-import { within } from "./_util.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serve } from "./support/server.ts";
+import { sleep, within } from "./support/time.ts";
 
 const url = process.env.SSEKIT_REDIS_URL;
 let prefixes = 0;
@@ -49,7 +49,7 @@ for (const [name, make] of stores) {
         const subs = [hub.subscribe("t"), hub.subscribe("t")];
         const start = await hub.publish("t", "before subscribing");
         const resumed = hub.subscribe("t", { lastEventId: start });
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
         await hub.publish("t", "one");
         const end = await hub.end("t", { event: "done", data: "bye" });
         for (const sub of [...subs, resumed]) {

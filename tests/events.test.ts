@@ -16,8 +16,10 @@ import {
   SSEValidationError,
   type TypedSSEMessage,
 } from "../mod.ts";
-import { serve } from "./_server.ts";
-import { deferred, streamOf, within } from "./_util.ts";
+import { serve } from "./support/server.ts";
+import { deferred } from "./support/deferred.ts";
+import { streamOf } from "./support/streams.ts";
+import { within } from "./support/time.ts";
 
 type Chat = { token: string; done: { usage: number } };
 const chat = defineEvents<Chat>();

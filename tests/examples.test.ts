@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { connectSSE, createHub, memoryStore, parseSSE } from "../mod.ts";
 import { createMcpApp } from "../examples/mcp/server.ts";
 import { fakeOpenAI, fakeReply, relayChat } from "../examples/openai_relay.ts";
-import { serve } from "./_server.ts";
+import { serve } from "./support/server.ts";
 
 test("examples/openai_relay.ts relays only the token deltas, then done", async () => {
   const upstream = await serve((request) => fakeOpenAI(request, { delay: 1 }));

@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 import express from "express";
 import { createSSEStream, parseSSE } from "../mod.ts";
 import { type NodeListenerOptions, toNodeListener } from "../src/node.ts";
-import { sleep, within } from "./_util.ts";
+import { sleep, within } from "./support/time.ts";
 
 /** Serves `app` on 127.0.0.1 for the length of `body`. */
 async function withExpress(

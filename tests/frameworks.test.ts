@@ -20,16 +20,17 @@ import {
 } from "../mod.ts";
 import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
 import type { RecipeStats } from "../examples/recipe.ts";
-import { type Child, root, spawnChild, spawnScript } from "./_child.ts";
-import { RawClient } from "./_client.ts";
-import { startNext } from "./_next.ts";
-import { runtimeName, serve, type TestServer, withServer } from "./_server.ts";
+import { type Child, root, spawnChild, spawnScript } from "./support/child.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { startNext } from "./support/next.ts";
+import { runtimeName } from "./support/runtime.ts";
+import { serve, type TestServer, withServer } from "./support/server.ts";
 import { startWorkersRecipe } from "./workerd/_recipe.ts";
-import { until, within } from "./_util.ts";
+import { sleep, until, within } from "./support/time.ts";
 
 interface Recipe {
   name: string;
-  /** Served by tests/_recipe_server.ts, on the runtime running the tests. */
+  /** Served by tests/support/recipe_server.ts, on the runtime running the tests. */
   script?: string;
   /** Or run as its comment says: the runtime and the example's file. */
   command?: ["bun" | "deno", string];
@@ -78,7 +79,7 @@ function wire(tokens: string[]): string {
 function startRecipe(recipe: Recipe, upstream: string): Promise<Child> {
   if (recipe.start) return recipe.start(upstream);
   if (recipe.script) {
-    return spawnScript("_recipe_server", {
+    return spawnScript("recipe_server", {
       env: { SSEKIT_RECIPE: recipe.script, SSEKIT_UPSTREAM: upstream },
     });
   }
@@ -112,7 +113,9 @@ before(async () => {
   upstream = await serve((request) =>
     fakeOpenAI(request, { delay: 5, onEnd: (end) => upstreamEnds.push(end) })
   );
-  bunHelpers = await spawnChild("bun", [join(root(), "tests/_bun_helpers.ts")]);
+  bunHelpers = await spawnChild("bun", [
+    join(root(), "tests/support/bun_helpers.ts"),
+  ]);
   quiet = {
     hono: new RawClient(new URL("/quiet/hono", bunHelpers.url).href),
     ssekit: new RawClient(new URL("/quiet/ssekit", bunHelpers.url).href),
@@ -271,7 +274,7 @@ describe("where a framework's own helper falls short", () => {
   });
 
   test("Hono's streamSSE sends Transfer-Encoding and Connection: over HTTP/2 (@hono/node-server, h2c) its stream fails", async () => {
-    const child = await spawnScript("_hono_h2");
+    const child = await spawnScript("hono_h2");
     const session = connect(child.url);
     session.on("error", () => {});
     // A status, or the stream's error; the body read to its end.
@@ -317,7 +320,7 @@ describe("where a framework's own helper falls short", () => {
     const events = async function* () {
       for (const data of ["one", "two"]) {
         yield { data };
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await sleep(10);
       }
     };
     const app = Fastify();

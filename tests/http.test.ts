@@ -5,10 +5,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { once } from "node:events";
-import { deferred, sleep, until, within } from "./_util.ts";
+import { deferred } from "./support/deferred.ts";
+import { sleep, until, within } from "./support/time.ts";
 import { createSSEStream } from "../mod.ts";
-import { RawClient } from "./_client.ts";
-import { serverKinds, withServer } from "./_server.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serverKinds, withServer } from "./support/server.ts";
 
 /**
  * The whole responses at the start of `raw` (ASCII), each framed by its

@@ -11,10 +11,11 @@ import { memoryStore } from "../src/memory_store.ts";
 import { redisStore } from "../src/redis.ts";
 import type { SSEEvent } from "../src/types.ts";
 import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
-import { spawnScript } from "./_child.ts";
-import { RawClient } from "./_client.ts";
-import { serve } from "./_server.ts";
-import { deferred, sleep, within } from "./_util.ts";
+import { spawnScript } from "./support/child.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serve } from "./support/server.ts";
+import { deferred } from "./support/deferred.ts";
+import { sleep, within } from "./support/time.ts";
 
 const url = process.env.SSEKIT_REDIS_URL;
 let prefixes = 0;
@@ -324,7 +325,7 @@ if (url) {
       async () => {
         const prefix = newPrefix();
         const [follower] = redisHubs(1, prefix);
-        const runner = await spawnScript("_relay_runner", {
+        const runner = await spawnScript("relay_runner", {
           env: {
             SSEKIT_REDIS_URL: url,
             SSEKIT_REDIS_PREFIX: prefix,

@@ -13,9 +13,9 @@ import { createHub, type Hub, type HubOptions } from "../src/hub.ts";
 import { memoryStore } from "../src/memory_store.ts";
 import { redisStore } from "../src/redis.ts";
 import type { HubStore } from "../src/store.ts";
-import { root, spawnChild } from "./_child.ts";
-import { checkExact, clients, follow, publishing } from "./_loss.ts";
-import { sleep, within } from "./_util.ts";
+import { root, spawnChild } from "./support/child.ts";
+import { checkExact, clients, follow, publishing } from "./support/loss.ts";
+import { sleep, within } from "./support/time.ts";
 
 /** Two hubs on one store's data: the subscribers' and the publishers'. */
 interface Pair {

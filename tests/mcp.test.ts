@@ -31,7 +31,8 @@ import { parseSSE } from "../src/parse.ts";
 import { redisStore } from "../src/redis.ts";
 import type { HubStore } from "../src/store.ts";
 import type { SSEMessage } from "../src/types.ts";
-import { deferred, sleep, until, within } from "./_util.ts";
+import { deferred } from "./support/deferred.ts";
+import { sleep, until, within } from "./support/time.ts";
 
 const url = process.env.SSEKIT_REDIS_URL;
 let prefixes = 0;

@@ -13,7 +13,7 @@ import { createHub } from "../src/hub.ts";
 import { memoryStore, type MemoryStoreOptions } from "../src/memory_store.ts";
 import type { HubEntry, HubStore, HubTailHandler } from "../src/store.ts";
 import type { SSEEvent } from "../src/types.ts";
-import { within } from "./_util.ts";
+import { within } from "./support/time.ts";
 
 const TTL = 1_000;
 

@@ -26,9 +26,10 @@ import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { createApp } from "../examples/metrics/prometheus.ts";
 import { observeSSEMetrics } from "../examples/metrics/opentelemetry.ts";
 import { createDemoApp } from "../examples/demo/app.ts";
-import { RawClient } from "./_client.ts";
-import { serve, serverKinds, withServer } from "./_server.ts";
-import { deferred, sleep, until, within } from "./_util.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serve, serverKinds, withServer } from "./support/server.ts";
+import { deferred } from "./support/deferred.ts";
+import { sleep, until, within } from "./support/time.ts";
 
 /** Hooks that record every call, by hook name. */
 function recorder() {

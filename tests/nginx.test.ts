@@ -12,9 +12,9 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { createSSEStream } from "../mod.ts";
 import { ensureNginx, startNginx } from "../scripts/nginx.mjs";
-import { RawClient } from "./_client.ts";
-import { serve, serverKinds, type TestServer } from "./_server.ts";
-import { sleep } from "./_util.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serve, serverKinds, type TestServer } from "./support/server.ts";
+import { sleep } from "./support/time.ts";
 
 /** How soon the first event must be through nginx. */
 const PROMPT_MS = 200;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import OpenAI, { APIError } from "openai";
 import { relaySSE } from "../mod.ts";
 import { fakeOpenAI, fakeReply } from "../examples/openai_relay.ts";
-import { serverKinds, withServer } from "./_server.ts";
+import { serverKinds, withServer } from "./support/server.ts";
 
 /** A pass-through relay of POST bodies to `upstreamUrl`. */
 function relayTo(upstreamUrl: string) {

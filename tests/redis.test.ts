@@ -10,10 +10,10 @@ import { Redis } from "ioredis";
 import { createHub, type Hub } from "../src/hub.ts";
 import { redisStore, type RedisStoreOptions } from "../src/redis.ts";
 import type { SSEEvent } from "../src/types.ts";
-import { root, spawnChild } from "./_child.ts";
-import { RawClient } from "./_client.ts";
-import { storeContract } from "./_store_contract.ts";
-import { sleep, within } from "./_util.ts";
+import { root, spawnChild } from "./support/child.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { storeContract } from "./support/store_contract.ts";
+import { sleep, within } from "./support/time.ts";
 
 const url = process.env.SSEKIT_REDIS_URL;
 let prefixes = 0;
@@ -255,7 +255,7 @@ if (!url) {
         SSEKIT_REDIS_URL: url,
         SSEKIT_REDIS_PREFIX: `ssekit-test:multi:${process.pid}:${Date.now()}:`,
       };
-      const server = join("tests", "_hub_server.ts");
+      const server = join("tests", "support", "hub_server.ts");
       const instances = await Promise.all([
         spawnChild("deno", ["run", "-A", server], { env }),
         spawnChild("bun", [server], { env }),

@@ -15,9 +15,9 @@ import {
 import { createHub, type Hub } from "../src/hub.ts";
 import { redisStore, type RedisStoreOptions } from "../src/redis.ts";
 import { keySlot } from "../src/redis/_tail.ts";
-import { checkExact, clients, follow, publishing } from "./_loss.ts";
-import { eventually, storeContract } from "./_store_contract.ts";
-import { sleep, until, within } from "./_util.ts";
+import { checkExact, clients, follow, publishing } from "./support/loss.ts";
+import { storeContract } from "./support/store_contract.ts";
+import { eventually, sleep, until, within } from "./support/time.ts";
 
 type RedisCluster = Awaited<ReturnType<typeof startRedisCluster>>;
 

@@ -6,9 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
-import { spawnScript } from "./_child.ts";
-import { serverKinds } from "./_server.ts";
-import { until } from "./_util.ts";
+import { spawnScript } from "./support/child.ts";
+import { serverKinds } from "./support/server.ts";
+import { until } from "./support/time.ts";
 
 /** How a storm client leaves. */
 const LEAVES = [
@@ -79,7 +79,7 @@ const PATHS = ["/stream", "/relay", "/hub"];
 describe("a storm of abrupt disconnects", () => {
   for (const kind of serverKinds) {
     test(`${kind}: never crashes the server and frees every producer`, async () => {
-      const server = await spawnScript("_storm_server", {
+      const server = await spawnScript("storm_server", {
         env: { SSEKIT_SERVER: kind },
       });
       try {

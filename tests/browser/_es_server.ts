@@ -24,8 +24,8 @@ import { createSSEStream } from "../../src/stream.ts";
 import { getLastEventId } from "../../src/last_event_id.ts";
 import { redisStore } from "../../src/redis.ts";
 import type { SSEEvent } from "../../src/types.ts";
-import { serve } from "../_server.ts";
-import { sleep } from "../_util.ts";
+import { serve } from "../support/server.ts";
+import { sleep } from "../support/time.ts";
 
 export interface LogEntry {
   path: string;

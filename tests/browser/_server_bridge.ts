@@ -1,5 +1,5 @@
 // In the browser bundle of the core tests this module stands in for
-// src/node.ts, whose `serve` tests/_server.ts uses, so the test servers keep
+// src/node.ts, whose `serve` tests/support/server.ts uses, so the test servers keep
 // their one definition there. A page cannot listen on a port, so the Node
 // side (core.browser.ts) does: its node:http server, the one that serves the
 // page, forwards every request to the newest open server here and writes
@@ -172,7 +172,7 @@ const bridge: Bridge = {
 };
 (globalThis as { __ssekitBridge?: Bridge }).__ssekitBridge = bridge;
 
-/** The subset of ssekit/node's `serve` that tests/_server.ts uses. */
+/** The subset of ssekit/node's `serve` that tests/support/server.ts uses. */
 export function serve(
   handler: FetchHandler,
   options: ServeOptions = {},

@@ -1,7 +1,7 @@
 // The core test suite (encoder, parser, client) run inside headless
 // Chromium. esbuild bundles the three test files with node:test and
 // node:assert/strict swapped for browser shims, and src/node.ts (behind
-// tests/_server.ts) swapped for a bridge whose servers this file's
+// tests/support/server.ts) swapped for a bridge whose servers this file's
 // node:http server stands for. Each browser test becomes a node:test
 // subtest here, so a failure in Chromium fails the Node run.
 import { test, type TestContext } from "node:test";
@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import process from "node:process";
 import { build, type Plugin } from "esbuild";
 import type { Page } from "playwright-core";
-import { root } from "../_child.ts";
+import { root } from "../support/child.ts";
 import { launchChromium } from "../../scripts/chromium.mjs";
 import type { Harness, Outcome, TreeNode } from "./_node_test_shim.ts";
 import type {
@@ -55,7 +55,7 @@ async function bundle(root: string): Promise<{ js: string; map: SourceMap }> {
       b.onResolve(
         { filter: /\/src\/node\.ts$/ },
         ({ importer }) =>
-          importer === join(root, "tests", "_server.ts")
+          importer === join(root, "tests", "support", "server.ts")
             ? { path: join(shims, "_server_bridge.ts") }
             : undefined,
       );

@@ -12,8 +12,8 @@ import type { BrowserContext, Locator, Page } from "playwright-core";
 import { launchChromium } from "../../scripts/chromium.mjs";
 import { fakeReply } from "../../examples/openai_relay.ts";
 import type { DemoStats } from "../../examples/demo/app.ts";
-import { root, spawnChild } from "../_child.ts";
-import { sleep, until } from "../_util.ts";
+import { root, spawnChild } from "../support/child.ts";
+import { sleep, until } from "../support/time.ts";
 
 const artifacts = join(root(), ".artifacts");
 

@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../../scripts/chromium.mjs";
 import type { SSEEvent } from "../../src/types.ts";
-import { type Child, spawnChild } from "../_child.ts";
+import { type Child, spawnChild } from "../support/child.ts";
 import type { LogEntry } from "./_es_server.ts";
-import { sleep, until, within } from "../_util.ts";
+import { sleep, until, within } from "../support/time.ts";
 
 /** The reconnection delay the servers ask for: short, so tests are quick. */
 const RETRY = 150;

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHub } from "../../src/hub.ts";
 import { durableObjectStore } from "../../src/durable_object.ts";
-import { storeContract } from "../_store_contract.ts";
+import { storeContract } from "../support/store_contract.ts";
 import { storage } from "./_worker.ts";
 
 let prefixes = 0;

@@ -1,5 +1,5 @@
 // node:buffer and node:net for the workerd bundle of the core tests: only
-// what tests/_client.ts (the raw HTTP/1.1 client) uses, so that its one
+// what tests/support/raw_client.ts (the raw HTTP/1.1 client) uses, so that its one
 // definition runs in workerd too. The socket is a real TCP connection,
 // from workerd's `cloudflare:sockets`.
 /// <reference types="./_cloudflare_sockets.d.ts" />
@@ -7,7 +7,7 @@ import { connect as connectTCP } from "cloudflare:sockets";
 
 const encoder = new TextEncoder();
 
-/** Bytes with the string search and decoding tests/_client.ts uses. */
+/** Bytes with the string search and decoding tests/support/raw_client.ts uses. */
 class Bytes extends Uint8Array<ArrayBuffer> {
   override indexOf(search: string | number, from = 0): number {
     if (typeof search === "number") return super.indexOf(search, from);
@@ -34,7 +34,7 @@ const view = (bytes: Uint8Array<ArrayBuffer>) =>
 
 export type Buffer = Bytes;
 
-/** The Buffer functions tests/_client.ts calls. */
+/** The Buffer functions tests/support/raw_client.ts calls. */
 export const Buffer = {
   alloc: (size: number): Bytes => view(new Uint8Array(size)),
   from: (text: string): Bytes => view(encoder.encode(text)),
@@ -53,7 +53,7 @@ export const Buffer = {
 
 type Listener = (value?: unknown) => void;
 
-/** The net.Socket methods tests/_client.ts calls. */
+/** The net.Socket methods tests/support/raw_client.ts calls. */
 export class Socket {
   #listeners = new Map<string, Listener[]>();
   #socket: ReturnType<typeof connectTCP>;

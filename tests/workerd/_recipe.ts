@@ -3,8 +3,8 @@
 // as wrangler would, its Durable Object's storage in memory or, given a
 // directory, on disk, so that a second start on it is the object after a
 // restart.
-import type { Child } from "../_child.ts";
-import { root } from "../_child.ts";
+import type { Child } from "../support/child.ts";
+import { root } from "../support/child.ts";
 import { bundleWorker, serveWorker } from "./_workerd.ts";
 
 export async function startWorkersRecipe(

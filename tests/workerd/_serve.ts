@@ -1,5 +1,5 @@
 // In the workerd bundle of the core tests this module stands in for
-// src/node.ts, whose `serve` tests/_server.ts uses, so the test servers keep
+// src/node.ts, whose `serve` tests/support/server.ts uses, so the test servers keep
 // their one definition there. A worker cannot listen on a port, but workerd
 // listens for it: every request to workerd's socket that is not the
 // harness's goes to the newest open server here (see _worker.ts). The client
@@ -73,7 +73,7 @@ export async function dispatch(request: Request): Promise<Response> {
   return new Response(body, response);
 }
 
-/** The subset of ssekit/node's `serve` that tests/_server.ts uses. */
+/** The subset of ssekit/node's `serve` that tests/support/server.ts uses. */
 export function serve(
   handler: FetchHandler,
   options: ServeOptions = {},

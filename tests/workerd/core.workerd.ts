@@ -2,7 +2,7 @@
 // and the Durable Object store's contract, run inside workerd. esbuild
 // bundles the test files with node:test and node:assert/strict swapped for
 // the browser's shims (tests/browser/), and src/node.ts (behind
-// tests/_server.ts) swapped for _serve.ts, whose servers workerd's own
+// tests/support/server.ts) swapped for _serve.ts, whose servers workerd's own
 // socket serves. Each test in workerd becomes a node:test subtest here, so a
 // failure in workerd fails the Node run. Without nodejs_compat: the core
 // must not need it.
@@ -13,8 +13,8 @@ import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Plugin } from "esbuild";
-import { root } from "../_child.ts";
-import { RawClient } from "../_client.ts";
+import { root } from "../support/child.ts";
+import { RawClient } from "../support/raw_client.ts";
 import { startWorkersRecipe } from "./_recipe.ts";
 import type { Outcome, TreeNode } from "../browser/_node_test_shim.ts";
 import { bundleWorker, serveWorker } from "./_workerd.ts";
@@ -74,7 +74,7 @@ async function bundle(root: string) {
       b.onResolve(
         { filter: /\/src\/node\.ts$/ },
         ({ importer }) =>
-          importer === join(root, "tests", "_server.ts")
+          importer === join(root, "tests", "support", "server.ts")
             ? { path: join(root, "tests", "workerd", "_serve.ts") }
             : undefined,
       );

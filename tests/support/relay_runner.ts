@@ -4,8 +4,9 @@
 // SSEKIT_TOPIC set. Prints a URL once the run holds its topic, then relays
 // an upstream that sends a token every 50 ms and never ends.
 import process from "node:process";
-import { createHub, createSSEStream } from "../mod.ts";
-import { redisStore } from "../src/redis.ts";
+import { createHub, createSSEStream } from "../../mod.ts";
+import { redisStore } from "../../src/redis.ts";
+import { sleep } from "./time.ts";
 
 const hub = createHub({
   store: redisStore({
@@ -20,7 +21,7 @@ await hub.relay(
       async function* () {
         for (let i = 0;; i++) {
           yield { data: `t${i}` };
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(50);
         }
       }(),
       { signal },

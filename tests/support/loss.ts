@@ -4,8 +4,8 @@
 // that a subscriber got exactly what followed its id, or an explicit reset.
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
-import type { Hub } from "../src/hub.ts";
-import { sleep, until } from "./_util.ts";
+import type { Hub } from "../../src/hub.ts";
+import { sleep, until } from "./time.ts";
 
 /** What {@linkcode follow} records where a reset event came. */
 const RESET = "(reset)";

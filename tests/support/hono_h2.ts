@@ -10,7 +10,7 @@ import process from "node:process";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { createSSEStream } from "../mod.ts";
+import { createSSEStream } from "../../mod.ts";
 
 const app = new Hono()
   .get("/hono", (c) =>

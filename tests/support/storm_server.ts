@@ -8,8 +8,9 @@
 // on the server SSEKIT_SERVER names (deno, bun, node:http), until stdin
 // closes. Run with `deno run -A`, `bun` or `node` (compiled).
 import process from "node:process";
-import { createHub, createSSEStream, relaySSE } from "../mod.ts";
-import { serve, type ServerKind } from "./_server.ts";
+import { createHub, createSSEStream, relaySSE } from "../../mod.ts";
+import { serve, type ServerKind } from "./server.ts";
+import { sleep } from "./time.ts";
 
 // Ends the process where a runtime would only log it, so the test sees it.
 process.on("unhandledRejection", (reason) => {
@@ -28,7 +29,7 @@ async function* endless(signal: AbortSignal) {
     for (let i = 0; !signal.aborted; i++) {
       yield { id: i, data: "x".repeat(200) };
       // Bursts that fill the socket, and pauses that let it drain.
-      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2));
+      if (i % 50 === 49) await sleep(2);
     }
   } finally {
     producers--;

@@ -1,12 +1,12 @@
 // One hub instance on Redis, as its own process, for the multi-instance
-// tests: `deno run -A tests/_hub_server.ts` or `bun tests/_hub_server.ts`,
+// tests: `deno run -A tests/support/hub_server.ts` or `bun tests/support/hub_server.ts`,
 // with SSEKIT_REDIS_URL and SSEKIT_REDIS_PREFIX set. Prints its URL, then
 // serves GET /?topic=… (hub.response) and POST /?topic=… (publish the body,
 // answer its id) until stdin closes.
 import process from "node:process";
-import { createHub } from "../src/hub.ts";
-import { redisStore } from "../src/redis.ts";
-import { serve } from "./_server.ts";
+import { createHub } from "../../src/hub.ts";
+import { redisStore } from "../../src/redis.ts";
+import { serve } from "./server.ts";
 
 const hub = createHub({
   store: redisStore({

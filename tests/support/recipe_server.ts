@@ -6,16 +6,16 @@
 // replaces globalThis.Request and Response, which the test process (and,
 // under `bun test`, every test file after it) would otherwise keep.
 import process from "node:process";
-import type { RecipeOptions, Started } from "../examples/recipe.ts";
+import type { RecipeOptions, Started } from "../../examples/recipe.ts";
 
 const recipes: Record<
   string,
   () => Promise<{ start(options: RecipeOptions): Promise<Started> }>
 > = {
-  express: () => import("../examples/express/server.ts"),
-  fastify: () => import("../examples/fastify/server.ts"),
-  h3: () => import("../examples/h3/server.ts"),
-  "hono-node": () => import("../examples/hono/node.ts"),
+  express: () => import("../../examples/express/server.ts"),
+  fastify: () => import("../../examples/fastify/server.ts"),
+  h3: () => import("../../examples/h3/server.ts"),
+  "hono-node": () => import("../../examples/hono/node.ts"),
 };
 
 const name = process.env.SSEKIT_RECIPE ?? "";

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { promisify } from "node:util";
-import { type Child, root, spawnChild } from "./_child.ts";
+import { type Child, root, spawnChild } from "./child.ts";
 
 const run = promisify(execFile);
 

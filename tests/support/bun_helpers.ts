@@ -1,6 +1,6 @@
 // Hono's streamSSE and Elysia's sse() beside createSSEStream on Bun.serve
 // with its defaults, for tests/frameworks.test.ts (`bun
-// tests/_bun_helpers.ts`). Prints its URL, then serves until stdin closes:
+// tests/support/bun_helpers.ts`). Prints its URL, then serves until stdin closes:
 //
 // - GET /quiet/hono, /quiet/ssekit: an event, 15 s of silence, an event.
 // - GET /lines/elysia, /lines/ssekit: one event whose data has two lines.
@@ -8,7 +8,8 @@ import process from "node:process";
 import { Elysia, sse } from "elysia";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { createSSEStream } from "../mod.ts";
+import { createSSEStream } from "../../mod.ts";
+import { sleep } from "./time.ts";
 
 declare const Bun: {
   serve(options: {
@@ -24,8 +25,6 @@ declare const Bun: {
  */
 const QUIET_MS = 15_000;
 const LINES = "line one\nline two";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const hono = new Hono()
   .get("/quiet/hono", (c) =>
