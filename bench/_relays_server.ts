@@ -29,6 +29,7 @@ import { redisStore } from "../src/redis.ts";
 import { completionRequest, tokenOf } from "../examples/openai_relay.ts";
 import { serve } from "../tests/support/server.ts";
 import { quantile, runtimeVersion } from "./_util.ts";
+import { exitWhenStdinCloses } from "../tests/support/stdin.ts";
 
 const upstream = process.env.BENCH_UPSTREAM;
 if (!upstream) throw new TypeError("BENCH_UPSTREAM must be the upstream's URL");
@@ -181,13 +182,8 @@ const server = await serve((request) => {
 });
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  stopping ??= Promise.all([hub.close(), server.close()]).then(() => {
-    autoPipelined?.disconnect();
-    process.exit(0);
-  });
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(() =>
+  Promise.all([hub.close(), server.close()]).then(() =>
+    autoPipelined?.disconnect()
+  )
+);

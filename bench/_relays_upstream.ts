@@ -26,6 +26,7 @@ import process from "node:process";
 import { serve } from "../tests/support/server.ts";
 import { runtimeVersion } from "./_util.ts";
 import { openAIChunk } from "../tests/support/corpus.ts";
+import { exitWhenStdinCloses } from "../tests/support/stdin.ts";
 
 /** How often the pacing timer runs, ms. */
 const TICK_MS = 4;
@@ -160,10 +161,4 @@ const server = await serve(async (request) => {
 });
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  stopping ??= server.close().then(() => process.exit(0));
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(() => server.close());

@@ -12,7 +12,7 @@
  * - `GET /stats`: the process id, `hub.stats()` and the heap in use, after
  *   a full garbage collection with `?gc=1`.
  *
- * Like tests/_hub_server.ts, plus the batch publish and the stats the
+ * Like tests/support/hub_server.ts, plus the batch publish and the stats the
  * benchmark needs.
  *
  * @module
@@ -23,6 +23,7 @@ import { createHub } from "../src/hub.ts";
 import { redisStore } from "../src/redis.ts";
 import { serve } from "../tests/support/server.ts";
 import { collectGarbage, runtimeVersion, sleep } from "./_util.ts";
+import { exitWhenStdinCloses } from "../tests/support/stdin.ts";
 
 const keepAliveSetting = process.env.BENCH_KEEP_ALIVE ?? "off";
 const keepAlive = keepAliveSetting === "off" ? false : Number(keepAliveSetting);
@@ -104,12 +105,4 @@ const server = await serve((request) => {
 });
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  stopping ??= Promise.all([hub.close(), server.close()]).then(() =>
-    process.exit(0)
-  );
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(() => hub.close(), () => server.close());

@@ -3,7 +3,7 @@
  * their producers never wait.
  *
  * A server child process per runtime (Deno.serve, Bun.serve, ssekit/node on
- * Node: the servers of tests/_server.ts) serves `createSSEStream` from an
+ * Node: the servers of tests/support/server.ts) serves `createSSEStream` from an
  * async generator that yields fixed-size events without ever awaiting
  * anything else, so the only brake is the stream's own backpressure. The
  * driver (this process) opens N raw TCP clients (node:net) that each read

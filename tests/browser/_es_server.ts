@@ -26,6 +26,7 @@ import { redisStore } from "../../src/redis.ts";
 import type { SSEEvent } from "../../src/types.ts";
 import { serve } from "../support/server.ts";
 import { sleep } from "../support/time.ts";
+import { exitWhenStdinCloses } from "../support/stdin.ts";
 
 export interface LogEntry {
   path: string;
@@ -160,11 +161,8 @@ const handler = async (request: Request): Promise<Response> => {
 const server = await serve(handler, undefined, Number(values.port));
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  stopping ??= Promise.all([publisher?.stop(), hub.close(), server.close()])
-    .then(() => process.exit(0));
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(
+  () => publisher?.stop(),
+  () => hub.close(),
+  () => server.close(),
+);

@@ -4,12 +4,12 @@
 //
 // - GET /quiet/hono, /quiet/ssekit: an event, 15 s of silence, an event.
 // - GET /lines/elysia, /lines/ssekit: one event whose data has two lines.
-import process from "node:process";
 import { Elysia, sse } from "elysia";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createSSEStream } from "../../mod.ts";
 import { sleep } from "./time.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 declare const Bun: {
   serve(options: {
@@ -61,5 +61,5 @@ const server = Bun.serve({
       : hono.fetch(request),
 });
 console.log(server.url.href);
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+
+exitWhenStdinCloses();

@@ -6,11 +6,11 @@
 // Transfer-Encoding header makes @hono/node-server throw where nothing
 // catches it.
 import { createServer, type Http2Server } from "node:http2";
-import process from "node:process";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createSSEStream } from "../../mod.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 const app = new Hono()
   .get("/hono", (c) =>
@@ -31,5 +31,4 @@ server.once("listening", () => {
   const { port } = server.address() as { port: number };
   console.log(`http://127.0.0.1:${port}/`);
 });
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+exitWhenStdinCloses();

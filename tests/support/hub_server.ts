@@ -7,6 +7,7 @@ import process from "node:process";
 import { createHub } from "../../src/hub.ts";
 import { redisStore } from "../../src/redis.ts";
 import { serve } from "./server.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 const hub = createHub({
   store: redisStore({
@@ -23,12 +24,4 @@ const server = await serve(async (request) => {
 });
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  stopping ??= Promise.all([hub.close(), server.close()]).then(() =>
-    process.exit(0)
-  );
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(() => hub.close(), () => server.close());

@@ -7,6 +7,7 @@
 // under `bun test`, every test file after it) would otherwise keep.
 import process from "node:process";
 import type { RecipeOptions, Started } from "../../examples/recipe.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 const recipes: Record<
   string,
@@ -30,6 +31,4 @@ const server = await (await load()).start({
 });
 console.log(server.url);
 
-const stop = () => server.close().then(() => process.exit(0));
-process.stdin.on("end", stop);
-process.stdin.resume();
+exitWhenStdinCloses(() => server.close());

@@ -7,6 +7,7 @@ import process from "node:process";
 import { createHub, createSSEStream } from "../../mod.ts";
 import { redisStore } from "../../src/redis.ts";
 import { sleep } from "./time.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 const hub = createHub({
   store: redisStore({
@@ -28,5 +29,5 @@ await hub.relay(
     ),
 );
 console.log("relay://running");
-process.stdin.on("end", () => process.exit(0));
-process.stdin.resume();
+
+exitWhenStdinCloses();

@@ -11,6 +11,7 @@ import process from "node:process";
 import { createHub, createSSEStream, relaySSE } from "../../mod.ts";
 import { serve, type ServerKind } from "./server.ts";
 import { sleep } from "./time.ts";
+import { exitWhenStdinCloses } from "./stdin.ts";
 
 // Ends the process where a runtime would only log it, so the test sees it.
 process.on("unhandledRejection", (reason) => {
@@ -72,13 +73,8 @@ const server = await serve((request) => {
 base = server.url;
 console.log(server.url);
 
-let stopping: Promise<void> | undefined;
-const stop = () => {
-  clearInterval(publisher);
-  stopping ??= Promise.all([hub.close(), server.close()]).then(() =>
-    process.exit(0)
-  );
-};
-process.stdin.on("end", stop);
-process.stdin.on("close", stop);
-process.stdin.resume();
+exitWhenStdinCloses(
+  () => clearInterval(publisher),
+  () => hub.close(),
+  () => server.close(),
+);
