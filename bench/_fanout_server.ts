@@ -50,7 +50,7 @@ import { createChannel, createResponse, createSession } from "better-sse";
 import { Hono } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { createHub } from "../src/hub.ts";
-import { serve } from "../tests/_server.ts";
+import { serve } from "../tests/support/server.ts";
 import { collectGarbage, runtime, runtimeVersion, sleep } from "./_util.ts";
 
 /** The implementations, as BENCH_IMPL names them. */

@@ -54,7 +54,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { root } from "../tests/_child.ts";
+import { root } from "../tests/support/child.ts";
 import {
   cpuSeconds,
   type JsonWorker,

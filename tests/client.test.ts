@@ -3,10 +3,10 @@
 // reestablishing and failing the connection).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { sleep } from "./_util.ts";
-import { fast, SSE, take } from "./_client_util.ts";
+import { sleep } from "./support/time.ts";
+import { fast, SSE, take } from "./support/connect.ts";
 import { connectSSE, getLastEventId, SSEResponseError } from "../mod.ts";
-import { serve, serverKinds, withServer } from "./_server.ts";
+import { serve, serverKinds, withServer } from "./support/server.ts";
 
 for (const kind of serverKinds) {
   describe(`connectSSE against ${kind}`, () => {

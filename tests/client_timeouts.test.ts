@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
-import { sleep, until, within } from "./_util.ts";
+import { sleep, until, within } from "./support/time.ts";
 import { connectSSE, type ConnectSSEInit, type SSEConnection } from "../mod.ts";
-import { serve, serverKinds, withServer } from "./_server.ts";
-import { closing, fast, SSE, take } from "./_client_util.ts";
+import { serve, serverKinds, withServer } from "./support/server.ts";
+import { closing, fast, SSE, take } from "./support/connect.ts";
 
 /** A raw TCP server on 127.0.0.1, for servers no HTTP library would be. */
 interface RawServer {

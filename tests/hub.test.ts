@@ -4,14 +4,14 @@
 // cancellation, and response() over real sockets.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { sleep, within } from "./_util.ts";
+import { eventually, sleep, within } from "./support/time.ts";
 import { createHub, type Hub } from "../src/hub.ts";
 import { DEFAULT_HISTORY, type HubEntry, type HubStore } from "../src/store.ts";
 import { memoryStore } from "../src/memory_store.ts";
 import type { SSEEvent } from "../src/types.ts";
-import { RawClient } from "./_client.ts";
-import { eventually, storeContract } from "./_store_contract.ts";
-import { serverKinds, withServer } from "./_server.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { storeContract } from "./support/store_contract.ts";
+import { serverKinds, withServer } from "./support/server.ts";
 
 type Sub = AsyncIterableIterator<SSEEvent>;
 

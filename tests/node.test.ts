@@ -14,10 +14,11 @@ import {
   type ServeAddress,
   toNodeListener,
 } from "../src/node.ts";
-import { RawClient } from "./_client.ts";
-import { runtimeName } from "./_server.ts";
-import { deferred, sleep, until, within } from "./_util.ts";
-import { collectGarbage } from "./_gc.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { runtimeName } from "./support/runtime.ts";
+import { deferred } from "./support/deferred.ts";
+import { sleep, until, within } from "./support/time.ts";
+import { collectGarbage } from "./support/gc.ts";
 
 async function withNodeServer(
   handler: FetchHandler,

@@ -3,7 +3,8 @@
 // reported in-band.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { sleep, streamOf, within } from "./_util.ts";
+import { streamOf } from "./support/streams.ts";
+import { sleep, within } from "./support/time.ts";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
@@ -20,8 +21,8 @@ import { Interpreter, type SSEDecoderOptions } from "../src/_interpreter.ts";
 import { RelayReader } from "../src/relay/_verbatim.ts";
 import { formatEvent, formatHead } from "../src/encode.ts";
 import type { SSEEvent, SSEMessage } from "../src/types.ts";
-import { RawClient } from "./_client.ts";
-import { serve, serverKinds, withServer } from "./_server.ts";
+import { RawClient } from "./support/raw_client.ts";
+import { serve, serverKinds, withServer } from "./support/server.ts";
 
 /** A relay server in front of `upstreamUrl`, and a client reading it to the end. */
 async function relayed(

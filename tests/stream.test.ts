@@ -4,7 +4,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { compress } from "hono/compress";
-import { deferred, sleep, streamOf } from "./_util.ts";
+import { deferred } from "./support/deferred.ts";
+import { streamOf } from "./support/streams.ts";
+import { sleep } from "./support/time.ts";
 import {
   createSSEStream,
   DEFAULT_KEEP_ALIVE,

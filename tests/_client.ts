@@ -1,1 +1,0 @@
-export * from "./support/raw_client.ts";

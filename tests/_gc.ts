@@ -1,1 +1,0 @@
-export { collectGarbage } from "./support/gc.ts";

@@ -1,2 +1,0 @@
-export * from "./support/server.ts";
-export { runtimeName } from "./support/runtime.ts";

@@ -1,2 +1,0 @@
-export { storeContract } from "./support/store_contract.ts";
-export { eventually } from "./support/time.ts";
