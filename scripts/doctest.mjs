@@ -10,8 +10,11 @@
 // The Redis examples connect to `process.env.REDIS_URL`, as an app would:
 // run under scripts/with-redis.mjs, it is the throwaway Redis of
 // SSEKIT_REDIS_URL. Without one they are checked, not run (CI fails).
+//
+// First of all, every export of every entry point (deno.json `exports`)
+// must have an `@example` (the house rule), so that none goes missing.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -33,6 +36,72 @@ function deno(args, env = process.env) {
   if (status !== 0) process.exit(status ?? (signal ? 1 : 0));
 }
 
+// Exports known to lack their `@example`, until it is written. Temporary:
+// src/relay.ts is being changed in another branch, which adds them. Listing
+// one that has an example fails too, so that this list only shrinks.
+const WITHOUT_EXAMPLE = new Set([
+  "RelayMapResult",
+  "RelaySSEOptions",
+  "RelayUpstream",
+  "RelayUpstreamContext",
+]);
+
+function checkExamples() {
+  const entries = Object.values(
+    JSON.parse(readFileSync(`${root}deno.json`, "utf8")).exports,
+  );
+  // stderr ignored: `deno doc` warns about every file of @types/node.
+  const { status, stdout } = spawnSync(
+    "deno",
+    ["doc", "--json", ...entries],
+    { cwd: root, encoding: "utf8", maxBuffer: 1 << 28, stdio: "pipe" },
+  );
+  if (status !== 0) {
+    console.error(`doctest: deno doc --json ${entries.join(" ")} failed`);
+    process.exit(1);
+  }
+  const modules = Object.entries(JSON.parse(stdout).nodes);
+  // A declaration re-exported by several entry points carries its JSDoc
+  // once in the output; the others refer to its place in the source.
+  const place = (declaration) => {
+    const { filename, line, col } = declaration.kind === "reference"
+      ? declaration.def.target
+      : declaration.location;
+    return `${filename}:${line}:${col}`;
+  };
+  const withExample = new Set(
+    modules.flatMap(([, { symbols }]) =>
+      symbols.flatMap(({ declarations }) =>
+        declarations.filter(({ jsDoc }) =>
+          jsDoc?.tags?.some((tag) => tag.kind === "example")
+        ).map(place)
+      )
+    ),
+  );
+  const problems = [];
+  for (const [file, { symbols }] of modules) {
+    for (const { name, declarations } of symbols) {
+      // An overloaded function or a merged declaration needs one example.
+      const documented = declarations.some((d) => withExample.has(place(d)));
+      const where = `${name} (exported by ${
+        file.slice(`file://${root}`.length)
+      })`;
+      if (documented === WITHOUT_EXAMPLE.has(name)) {
+        problems.push(
+          documented
+            ? `${where} has an @example now: delete it from WITHOUT_EXAMPLE`
+            : `${where} has no @example`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) {
+    console.error(`doctest:\n  ${problems.join("\n  ")}`);
+    process.exit(1);
+  }
+}
+
+checkExamples();
 deno(["check", "--doc", ...MODULES]);
 const redis = process.env.SSEKIT_REDIS_URL;
 if (!redis) {

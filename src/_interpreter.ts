@@ -13,7 +13,29 @@ import { TextInput, type TextSink } from "./_decode_text.ts";
 import { Lines } from "./_lines.ts";
 import { Fields } from "./_fields.ts";
 
-/** Options for {@linkcode SSEDecoderStream} and {@linkcode parseSSE}. */
+/**
+ * Options for {@linkcode SSEDecoderStream} and {@linkcode parseSSE}.
+ *
+ * @example Resuming a stream and following its retry hints
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSSE, type SSEDecoderOptions } from "@ssekit/ssekit";
+ *
+ * let retry = 3000;
+ * const options: SSEDecoderOptions = {
+ *   lastEventId: "41", // the Last-Event-ID this connection resumed from
+ *   onRetry: (ms) => {
+ *     retry = ms;
+ *   },
+ *   onComment: (text) => assert.equal(text, "keep-alive"),
+ * };
+ * const body = ReadableStream.from([": keep-alive\nretry: 5000\ndata: hi\n\n"]);
+ * for await (const message of parseSSE(body, options)) {
+ *   assert.deepEqual([message.data, message.lastEventId], ["hi", "41"]);
+ * }
+ * assert.equal(retry, 5000);
+ * ```
+ */
 export interface SSEDecoderOptions {
   /**
    * Called with the reconnection time (milliseconds) of every valid `retry`
@@ -48,7 +70,22 @@ export interface SSEDecoderOptions {
   maxEventSize?: number;
 }
 
-/** The default {@linkcode SSEDecoderOptions.maxEventSize}: 16 Mi UTF-16 code units. */
+/**
+ * The default {@linkcode SSEDecoderOptions.maxEventSize}: 16 Mi UTF-16 code
+ * units.
+ *
+ * @example Allowing a stream of large snapshots four times the default
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_EVENT_SIZE, parseSSE } from "@ssekit/ssekit";
+ *
+ * assert.equal(DEFAULT_MAX_EVENT_SIZE, 16 * 1024 * 1024);
+ * const body = ReadableStream.from(["data: {}\n\n"]);
+ * for await (const { data } of parseSSE(body, { maxEventSize: 4 * DEFAULT_MAX_EVENT_SIZE })) {
+ *   assert.equal(data, "{}");
+ * }
+ * ```
+ */
 export const DEFAULT_MAX_EVENT_SIZE = 16_777_216;
 
 function callback<T>(
