@@ -222,14 +222,22 @@ export interface HubSubscribeOptions {
  * what to do about a topic the store knows nothing of.
  *
  * @example Following the topic of an LLM reply, which only hub.relay makes
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub } from "@ssekit/ssekit";
  *
  * const hub = createHub();
- * Deno.serve((request) => {
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker or serve() of
+ * // "@ssekit/ssekit/node".
+ * function reply(request: Request): Promise<Response> {
  *   const topic = new URL(request.url).searchParams.get("reply") ?? "";
  *   return hub.response(request, `reply:${topic}`, { missing: "404" });
- * });
+ * }
+ *
+ * // A reply that no run made, or that expired:
+ * const response = await reply(new Request("http://localhost/?reply=r42"));
+ * assert.equal(response.status, 404);
+ * await hub.close();
  * ```
  */
 export interface HubResponseOptions extends SSEStreamOptions {
@@ -271,12 +279,22 @@ export interface HubStats {
  * A publish/subscribe hub for Server-Sent Events; see {@linkcode createHub}.
  *
  * @example Publishing and serving a topic
- * ```ts ignore
- * import { createHub, type Hub } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHub, type Hub, parseSSE } from "@ssekit/ssekit";
  *
  * const hub: Hub = createHub();
- * Deno.serve((request) => hub.response(request, "news"));
- * setInterval(() => hub.publish("news", { data: new Date().toISOString() }), 1000);
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker or serve() of
+ * // "@ssekit/ssekit/node".
+ * const news = (request: Request) => hub.response(request, "news");
+ *
+ * const response = await news(new Request("http://localhost/"));
+ * await hub.publish("news", { data: "Hello" });
+ * for await (const message of parseSSE(response)) {
+ *   assert.equal(message.data, "Hello");
+ *   break; // the client leaves: its subscription ends
+ * }
+ * await hub.close();
  * ```
  */
 export interface Hub {
@@ -889,13 +907,16 @@ class HubCore implements Hub, SubscriptionHost {
  * - **Shutdown:** `close()` gives every stream a randomized `retry` hint,
  *   so clients reconnect spread out, and ends it.
  *
- * @example A Deno server with a resumable news feed
- * ```ts ignore
- * import { createHub } from "@ssekit/ssekit";
+ * @example A resumable news feed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHub, parseSSE } from "@ssekit/ssekit";
  *
  * const hub = createHub({ history: { max: 1_000, ttl: 5 * 60_000 } });
  *
- * Deno.serve(async (request) => {
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker or serve() of
+ * // "@ssekit/ssekit/node".
+ * async function feed(request: Request): Promise<Response> {
  *   const url = new URL(request.url);
  *   if (request.method === "POST") {
  *     const id = await hub.publish("news", { event: "news", data: await request.json() });
@@ -904,7 +925,19 @@ class HubCore implements Hub, SubscriptionHost {
  *   // EventSource sends Last-Event-ID itself when it reconnects; a page
  *   // that stored an id can pass ?lastEventId= on its first connection.
  *   return hub.response(request, url.searchParams.get("topic") ?? "news");
- * });
+ * }
+ *
+ * const post = (data: unknown) =>
+ *   feed(new Request("http://localhost/", { method: "POST", body: JSON.stringify(data) }));
+ * const { id } = await (await post({ title: "one" })).json();
+ * await post({ title: "two" });
+ * // A client that saw "one" reconnects, and gets what it missed.
+ * const resumed = await feed(new Request(`http://localhost/?lastEventId=${id}`));
+ * for await (const message of parseSSE(resumed)) {
+ *   assert.deepEqual(JSON.parse(message.data), { title: "two" });
+ *   break;
+ * }
+ * await hub.close();
  * ```
  *
  * @example Subscribing in process

@@ -86,16 +86,30 @@ export interface SSEMetrics {
  * object to expose however your metrics system wants it.
  *
  * @example Serving the counters as JSON next to a hub
- * ```ts ignore
- * import { createHub, sseMetrics } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHub, parseSSE, sseMetrics } from "@ssekit/ssekit";
  *
  * const metrics = sseMetrics();
  * const hub = createHub({ hooks: metrics.hooks });
- * Deno.serve((request) =>
- *   new URL(request.url).pathname === "/metrics"
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker or serve() of
+ * // "@ssekit/ssekit/node".
+ * function app(request: Request): Response | Promise<Response> {
+ *   return new URL(request.url).pathname === "/metrics"
  *     ? Response.json(metrics.snapshot())
- *     : hub.response(request, "news")
- * );
+ *     : hub.response(request, "news");
+ * }
+ *
+ * const news = await app(new Request("http://localhost/news"));
+ * await hub.publish("news", "Hello");
+ * for await (const message of parseSSE(news)) {
+ *   assert.equal(message.data, "Hello");
+ *   const counters = await (await app(new Request("http://localhost/metrics"))).json();
+ *   assert.equal(counters.openStreams, 1);
+ *   break; // the client leaves
+ * }
+ * assert.equal(metrics.snapshot().closed["client-left"], 1);
+ * await hub.close();
  * ```
  *
  * @returns The hooks and `snapshot()`.

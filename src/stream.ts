@@ -959,18 +959,26 @@ class HookedSSEBody extends SSEBody {
  *   cleanly after the event `options.onError` returns; nothing is thrown
  *   into the server.
  *
- * @example Streaming from Deno.serve
- * ```ts ignore
- * import { createSSEStream } from "@ssekit/ssekit";
+ * @example A tick a second, until the client leaves
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSSEStream, parseSSE } from "@ssekit/ssekit";
  *
- * Deno.serve((request) =>
- *   createSSEStream(async function* () {
+ * // A fetch handler, for Deno.serve, Bun.serve, a Worker or serve() of
+ * // "@ssekit/ssekit/node".
+ * function ticks(request: Request): Response {
+ *   return createSSEStream(async function* () {
  *     for (let i = 0; ; i++) {
  *       yield { event: "tick", id: i, data: { now: Date.now() } };
  *       await new Promise((resolve) => setTimeout(resolve, 1000));
  *     }
- *   }(), { signal: request.signal })
- * );
+ *   }(), { signal: request.signal });
+ * }
+ *
+ * for await (const message of parseSSE(ticks(new Request("http://localhost/")))) {
+ *   assert.deepEqual([message.type, message.lastEventId], ["tick", "0"]);
+ *   break; // cancels the response, which stops the generator
+ * }
  * ```
  *
  * @param source The events: an async iterable, an iterable, a
