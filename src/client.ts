@@ -256,18 +256,31 @@ export interface SSEConnection extends AsyncIterableIterator<SSEMessage> {
  *   aborts the request in flight.
  *
  * @example Streaming an LLM reply from a POST endpoint
- * ```ts ignore
- * import { connectSSE } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectSSE, createSSEStream } from "@ssekit/ssekit";
+ *
+ * // A token that may change between reconnections (an OAuth refresh).
+ * const getToken = async () => "t0ken";
+ * // Here the API is a fetch handler; in an app, leave `fetch` out.
+ * const api = async (request: Request) => {
+ *   assert.equal(request.headers.get("Authorization"), "Bearer t0ken");
+ *   const { prompt } = await request.json();
+ *   return createSSEStream([{ data: { text: `${prompt} back` } }, "[DONE]"]);
+ * };
  *
  * const stream = connectSSE("https://api.example.com/v1/chat", {
  *   method: "POST",
  *   headers: async () => ({ Authorization: `Bearer ${await getToken()}` }),
  *   body: JSON.stringify({ prompt: "Hello" }),
+ *   fetch: api,
  * });
+ * const replies = [];
  * for await (const message of stream) {
  *   if (message.data === "[DONE]") break;
- *   console.log(JSON.parse(message.data));
+ *   replies.push(JSON.parse(message.data));
  * }
+ * assert.deepEqual(replies, [{ text: "Hello back" }]);
  * ```
  *
  * @param input The URL (or a `Request` whose URL, method and headers are the

@@ -293,13 +293,26 @@ export function defineEvents(
  * message is kept, as received, for inspection.
  *
  * @example Reading past bad messages
- * ```ts ignore
- * import { connectSSE, SSEValidationError } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineEvents, parseSSE, SSEValidationError } from "@ssekit/ssekit";
  *
- * const stream = connectSSE("/events", {
- *   events: chat,
- *   onInvalid: (error: SSEValidationError) => console.warn(error.received, error.issues),
- * });
+ * const chat = defineEvents<{ token: string }>();
+ * const body = ReadableStream.from([
+ *   'event: token\ndata: "Hel"\n\n',
+ *   "event: token\ndata: lo\n\n", // not JSON
+ *   'event: token\ndata: "lo"\n\n',
+ * ]);
+ * const invalid: SSEValidationError[] = [];
+ * const tokens = [];
+ * for await (
+ *   const message of parseSSE(body, {
+ *     events: chat,
+ *     onInvalid: (error) => invalid.push(error), // skipped, not thrown
+ *   })
+ * ) tokens.push(message.data);
+ * assert.deepEqual(tokens, ["Hel", "lo"]);
+ * assert.equal(invalid[0].received.data, "lo");
  * ```
  */
 export class SSEValidationError extends TypeError {

@@ -47,7 +47,8 @@ export { DEFAULT_MAX_EVENT_SIZE, type SSEDecoderOptions };
  * the interpreter must not be used again.
  *
  * @example Feeding chunks by hand
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { EventStreamInterpreter, type SSEMessage } from "@ssekit/ssekit";
  *
  * const messages: SSEMessage[] = [];
@@ -55,8 +56,11 @@ export { DEFAULT_MAX_EVENT_SIZE, type SSEDecoderOptions };
  * interpreter.push(new TextEncoder().encode("id: 7\ndata: a\n"));
  * interpreter.push("\n");
  * interpreter.end();
- * // messages: [{ type: "message", data: "a", lastEventId: "7", id: "7" }]
- * interpreter.lastEventId; // "7", for the Last-Event-ID of a reconnection
+ * assert.deepEqual(messages, [
+ *   { type: "message", data: "a", lastEventId: "7", id: "7" },
+ * ]);
+ * // The id to send as Last-Event-ID when reconnecting:
+ * assert.equal(interpreter.lastEventId, "7");
  * ```
  */
 export class EventStreamInterpreter {
@@ -132,25 +136,34 @@ export class EventStreamInterpreter {
  * `TypeError` on a chunk that is neither a `Uint8Array` nor a string.
  *
  * @example Decoding a fetch response
- * ```ts ignore
- * import { SSEDecoderStream } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSSEStream, SSEDecoderStream } from "@ssekit/ssekit";
+ * import { serve } from "@ssekit/ssekit/node"; // or any server
  *
- * const response = await fetch("https://example.com/events");
- * const messages = response.body!.pipeThrough(new SSEDecoderStream());
- * for await (const message of messages) {
- *   console.log(message.type, message.data, message.lastEventId);
+ * const server = await serve(
+ *   () => createSSEStream([{ event: "greet", id: 1, data: "hi" }]),
+ *   { hostname: "127.0.0.1", port: 0 },
+ * );
+ * const response = await fetch(server.url);
+ * const messages = [];
+ * for await (const message of response.body!.pipeThrough(new SSEDecoderStream())) {
+ *   messages.push(message);
  * }
+ * assert.deepEqual(messages, [{ type: "greet", data: "hi", lastEventId: "1", id: "1" }]);
+ * await server.close();
  * ```
  *
  * @example Decoding text
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SSEDecoderStream } from "@ssekit/ssekit";
  *
  * const reader = ReadableStream.from(["event: greet\ndata: hi\n\n"])
  *   .pipeThrough(new SSEDecoderStream())
  *   .getReader();
  * const { value } = await reader.read();
- * // value: { type: "greet", data: "hi", lastEventId: "" }
+ * assert.deepEqual(value, { type: "greet", data: "hi", lastEventId: "" });
  * ```
  */
 export class SSEDecoderStream
@@ -195,26 +208,38 @@ export class SSEDecoderStream
  * caller.
  *
  * @example Reading a fetch response
- * ```ts ignore
- * import { parseSSE } from "@ssekit/ssekit";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSSEStream, parseSSE } from "@ssekit/ssekit";
+ * import { serve } from "@ssekit/ssekit/node"; // or any server
  *
- * const response = await fetch("https://example.com/events", {
+ * const server = await serve(
+ *   () => createSSEStream(["a", "b", { event: "done", data: "" }, "not read"]),
+ *   { hostname: "127.0.0.1", port: 0 },
+ * );
+ * const response = await fetch(server.url, {
  *   headers: { Accept: "text/event-stream" },
  * });
+ * const data = [];
  * for await (const message of parseSSE(response)) {
  *   if (message.type === "done") break; // cancels the body
- *   console.log(message.data);
+ *   data.push(message.data);
  * }
+ * assert.deepEqual(data, ["a", "b"]);
+ * await server.close();
  * ```
  *
  * @example Reading a stream
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSSE } from "@ssekit/ssekit";
  *
  * const body = ReadableStream.from(["id: 1\ndata: a\n\n", "data: b\n\n"]);
+ * const read = [];
  * for await (const { data, lastEventId } of parseSSE(body)) {
- *   console.log(data, lastEventId); // "a" "1", then "b" "1"
+ *   read.push([data, lastEventId]);
  * }
+ * assert.deepEqual(read, [["a", "1"], ["b", "1"]]);
  * ```
  *
  * @param input The response, or its body.
