@@ -659,8 +659,10 @@ function listener(
  *   `options.onError`; nothing reaches the server or becomes an unhandled
  *   rejection.
  *
- * @example Server-sent events from Express (not run here: it listens on port 3000)
- * ```ts ignore
+ * @example Server-sent events from Express
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AddressInfo } from "node:net";
  * import express from "express";
  * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
  * import { toNodeListener } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
@@ -672,7 +674,13 @@ function listener(
  *     createSSEStream(["Hello", "world"], { signal: request.signal })
  *   ),
  * );
- * app.listen(3000);
+ *
+ * const server = app.listen(0, "127.0.0.1"); // app.listen(3000) in an app
+ * await new Promise((listening) => server.once("listening", listening));
+ * const { port } = server.address() as AddressInfo;
+ * const response = await fetch(`http://127.0.0.1:${port}/events`);
+ * assert.equal(await response.text(), ":\ndata: Hello\n\ndata: world\n\n");
+ * server.close();
  * ```
  *
  * @example JSON posted to Express, with express.json() before the route
@@ -771,14 +779,16 @@ function formatURL(address: string, port: number): string {
  * flight, so event streams end and the server finishes instead of waiting
  * for them forever.
  *
- * @example Serving events until Ctrl-C (not run here: it waits for Ctrl-C)
- * ```ts ignore
+ * @example Serving events until Ctrl-C
+ * ```ts
+ * import assert from "node:assert/strict";
  * import process from "node:process";
- * import { createSSEStream } from "@ssekit/ssekit"; // "ssekit" from npm
+ * import { createSSEStream, parseSSE } from "@ssekit/ssekit"; // "ssekit" from npm
  * import { serve } from "@ssekit/ssekit/node"; // "ssekit/node" from npm
  *
  * const stop = new AbortController();
- * process.once("SIGINT", () => stop.abort());
+ * const ctrlC = () => stop.abort();
+ * process.once("SIGINT", ctrlC);
  * const server = await serve(
  *   (request) =>
  *     createSSEStream(async function* () {
@@ -790,7 +800,14 @@ function formatURL(address: string, port: number): string {
  *   { hostname: "127.0.0.1", port: 0, signal: stop.signal },
  * );
  * console.log(`curl -N ${server.url}`);
- * await server.finished;
+ *
+ * // A client is reading when Ctrl-C comes (here, a call of its listener):
+ * const messages = parseSSE(await fetch(server.url));
+ * assert.equal((await messages.next()).value?.lastEventId, "0");
+ * process.off("SIGINT", ctrlC);
+ * ctrlC();
+ * await server.finished; // the open stream ended instead of holding it
+ * assert.equal((await messages.next()).done, true);
  * ```
  *
  * @param handler Answers each request with a `Response`.
