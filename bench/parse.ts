@@ -30,7 +30,6 @@ import {
   checkEvents,
   collectGarbage,
   drain,
-  type ExpectedEvent,
   fixed,
   median,
   numberArg,
@@ -39,6 +38,7 @@ import {
   runtimeVersion,
   table,
 } from "./_util.ts";
+import { longLine, mixedCorpus } from "../tests/support/corpus.ts";
 
 // `npm run bench` forwards its arguments to every bench file; numberArg
 // ignores the ones this file does not read (`--events`).
@@ -99,124 +99,32 @@ interface Corpus {
   hash: number;
 }
 
-const UTF8_TEXTS = [
-  "héllo wörld, naïve café",
-  "日本語のテキストです",
-  "emoji 🎉🚀 and “quotes” — dashes",
-  "Ελληνικά και русский текст",
-  "한국어 텍스트 ✓ ✗ ±",
-];
-
-// Event `index` of the mix, as wire text and what it dispatches (none for
-// a comment-only block).
-function block(index: number): { text: string; event?: ExpectedEvent } {
-  switch (index % 8) {
-    case 0:
-    case 3:
-      return {
-        text: `data: tok_${index}\n\n`,
-        event: { type: "message", data: `tok_${index}` },
-      };
-    case 6:
-      // No space after the colon.
-      return {
-        text: `data:tok_${index}\n\n`,
-        event: { type: "message", data: `tok_${index}` },
-      };
-    case 1: {
-      const data = JSON.stringify({
-        id: index,
-        user: `user_${index % 997}`,
-        score: (index * 7919) % 10_000 / 100,
-        tags: ["alpha", "beta"],
-        ok: index % 2 === 0,
-      });
-      return {
-        text: `event: update\nid: ${index}\ndata: ${data}\n\n`,
-        event: { type: "update", data, id: String(index) },
-      };
-    }
-    case 2: {
-      const lines = [0, 1, 2, 3].map((line) =>
-        `line ${line} of event ${index}: lorem ipsum dolor sit amet`
-      );
-      return {
-        text: lines.map((line) => `data: ${line}\n`).join("") + "\n",
-        event: { type: "message", data: lines.join("\n") },
-      };
-    }
-    case 4: {
-      const data = `{"done":${index % 100},"total":100}`;
-      return {
-        text: `: heartbeat ${index}\nevent: progress\ndata: ${data}\n\n`,
-        event: { type: "progress", data },
-      };
-    }
-    case 5: {
-      const data = `${UTF8_TEXTS[(index >> 3) % UTF8_TEXTS.length]} ${index}`;
-      return {
-        text: `id: u${index}\ndata: ${data}\n\n`,
-        event: { type: "message", data, id: `u${index}` },
-      };
-    }
-    default:
-      return { text: ": keep-alive\n\n" };
-  }
-}
-
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    // Surrogate pairs: 2 units, 4 bytes.
-    if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
-  }
-  return bytes;
-}
-
 /** Whole blocks of the mix, at least `size` bytes of them. */
 async function corpus(size: number): Promise<Corpus> {
-  const pieces: string[] = [];
-  const expected: ExpectedEvent[] = [];
-  let bytes = 0;
+  const { bytes, blocks, events: expected } = mixedCorpus(size);
   let chars = 0;
   let hash = FNV_OFFSET;
-  for (let index = 0; bytes < size; index++) {
-    const { text, event } = block(index);
-    pieces.push(text);
-    bytes += utf8Length(text);
-    if (event) {
-      expected.push(event);
-      chars += event.data.length;
-      hash = mix(mix(mix(hash, event.type), event.id ?? ""), event.data);
-    }
+  for (const event of expected) {
+    chars += event.data.length;
+    hash = mix(mix(mix(hash, event.type), event.id ?? ""), event.data);
   }
-  const result = {
-    bytes: new TextEncoder().encode(pieces.join("")),
-    events: expected.length,
-    blocks: pieces.length,
-    chars,
-    hash,
-  };
   // The expected events are checked once against an independent reading of
   // the bytes by the EventSource rules; the parsers then against the hash.
   const check = await checkEvents(
-    source(split(result.bytes, 65_536)),
+    source(split(bytes, 65_536)),
     expected.length,
     (index) => expected[index],
     RUN_TIMEOUT_MS,
   );
   if (check.error !== undefined) throw new Error(`corpus: ${check.error}`);
-  return result;
+  return { bytes, events: expected.length, blocks, chars, hash };
 }
 
 // One event whose single data line is `size` bytes long.
-function longLine(size: number): Corpus {
-  const unit = "0123456789abcdef ".repeat(14) + "日本語 🎉 é";
-  const unitBytes = utf8Length(unit);
-  const data = unit.repeat(Math.ceil(size / unitBytes));
+function oneLine(size: number): Corpus {
+  const { bytes, data } = longLine(size);
   return {
-    bytes: new TextEncoder().encode(`data: ${data}\n\n`),
+    bytes,
     events: 1,
     blocks: 1,
     chars: data.length,
@@ -687,7 +595,7 @@ async function main(): Promise<void> {
   log("building the corpora");
   const large = await corpus(LARGE_BYTES);
   const small = await corpus(SMALL_BYTES);
-  const line = longLine(LINE_BYTES);
+  const line = oneLine(LINE_BYTES);
   // Not the split baseline: its `rest + value` rescans the whole line on
   // every chunk, quadratic in a line this long.
   const lineImpls = impls.filter((impl) =>

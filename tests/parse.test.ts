@@ -14,20 +14,14 @@ import {
 } from "../src/parse.ts";
 import { formatEvent } from "../src/encode.ts";
 import type { SSEEvent, SSEMessage } from "../src/types.ts";
+import { longLine, mixedCorpus } from "./support/corpus.ts";
+import { streamOf } from "./support/streams.ts";
+import { within } from "./support/time.ts";
 
 type Chunk = Uint8Array | string;
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
-
-function streamOf<T>(chunks: Iterable<T>): ReadableStream<T> {
-  return new ReadableStream<T>({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(chunk);
-      controller.close();
-    },
-  });
-}
 
 async function readAll<T>(stream: ReadableStream<T>): Promise<T[]> {
   const reader = stream.getReader();
@@ -107,18 +101,6 @@ async function assertEverySplit(
     );
   }
   assert.deepEqual(await decode([text], options), expected, "as a string");
-}
-
-/** Rejects if `promise` has not settled when the timers run: a hang guard. */
-function soon<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not settle`)),
-      2_000,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 describe("SSEDecoderStream: decoding (§9.2.6: UTF-8 decode, one BOM)", () => {
@@ -306,7 +288,7 @@ describe("SSEDecoderStream: line ends (§9.2.6: CRLF, LF, CR)", () => {
         },
       });
       const reader = source.pipeThrough(new SSEDecoderStream()).getReader();
-      const first = await soon(reader.read(), `the event of ${text}`);
+      const first = await within(reader.read(), 2_000, `the event of ${text}`);
       assert.deepEqual(first, { done: false, value: message("x") });
       // The LF that may follow is not an empty line dispatching again.
       controller.enqueue(bytes("\ndata: y\n\n"));
@@ -327,7 +309,7 @@ describe("SSEDecoderStream: line ends (§9.2.6: CRLF, LF, CR)", () => {
       },
     });
     const messages = parseSSE(source);
-    assert.deepEqual(await soon(messages.next(), "next()"), {
+    assert.deepEqual(await within(messages.next(), 2_000, "next()"), {
       done: false,
       value: message("x"),
     });
@@ -731,11 +713,11 @@ describe("parseSSE", () => {
     });
     const messages = parseSSE(stalled);
     const pending = messages.next();
-    assert.deepEqual(await soon(messages.return!(), "return()"), {
+    assert.deepEqual(await within(messages.return!(), 2_000, "return()"), {
       done: true,
       value: undefined,
     });
-    assert.deepEqual(await soon(pending, "the pending next()"), {
+    assert.deepEqual(await within(pending, 2_000, "the pending next()"), {
       done: true,
       value: undefined,
     });
@@ -870,6 +852,35 @@ describe("EventStreamInterpreter", () => {
       () => {},
     );
     assert.throws(() => interpreter.push("data: 12345\n"), RangeError);
+  });
+});
+
+describe("the benchmarks' corpus (bench/parse.ts measures what is checked here)", () => {
+  // Every event as §9.2.6 dispatches it: the last event ID persists.
+  function dispatched(events: ReturnType<typeof mixedCorpus>["events"]) {
+    let lastEventId = "";
+    return events.map(({ type, data, id }) => {
+      if (id !== undefined) lastEventId = id;
+      return { type, data, lastEventId, ...(id === undefined ? {} : { id }) };
+    });
+  }
+
+  test("parseSSE reads the mixed corpus, cut mid-character, as its events", async () => {
+    const { bytes, events } = mixedCorpus(256 * 1024);
+    // 1021 bytes: a prime, so cuts fall in every place of a block.
+    const chunks = [];
+    for (let at = 0; at < bytes.length; at += 1021) {
+      chunks.push(bytes.subarray(at, at + 1021));
+    }
+    const messages = await iterate(chunks);
+    assert.ok(events.length > 1000);
+    assert.deepEqual(messages, dispatched(events));
+  });
+
+  test("SSEDecoderStream reads the long line, byte by byte at its start", async () => {
+    const { bytes, data } = longLine(1024 * 1024);
+    const chunks = [...byteByByte(bytes.subarray(0, 64)), bytes.subarray(64)];
+    assert.deepEqual(await decode(chunks), [message(data)]);
   });
 });
 
