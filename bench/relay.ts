@@ -25,6 +25,7 @@ import {
   table,
 } from "./_util.ts";
 import { serve } from "./_serve.ts";
+import { openAIChunk } from "../tests/support/corpus.ts";
 
 const EVENTS = numberArg("events", 50_000);
 // A relay of the whole corpus takes 10 to 35 ms, so one garbage collection
@@ -35,17 +36,12 @@ const IN_MEMORY = scriptArgs().includes("--in-memory");
 
 // The upstream events' data: OpenAI-style chunks, then [DONE].
 const upstreamData = Array.from({ length: EVENTS }, (_, i) =>
-  JSON.stringify({
-    id: "chatcmpl-bench",
-    object: "chat.completion.chunk",
-    created: 1700000000,
-    model: "bench-model",
-    choices: [{
-      index: 0,
-      delta: { content: `tok${i % 100} ` },
-      finish_reason: null,
-    }],
-  })).concat("[DONE]");
+  JSON.stringify(
+    openAIChunk("chatcmpl-bench", { content: `tok${i % 100} ` }, null, {
+      model: "bench-model",
+      created: 1700000000,
+    }),
+  )).concat("[DONE]");
 
 // What a relay of an LLM API typically does with each event: the user's
 // code, not ssekit's, and most of its cost is JSON.parse.

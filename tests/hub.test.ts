@@ -4,7 +4,7 @@
 // cancellation, and response() over real sockets.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, sleep, within } from "./support/time.ts";
+import { sleep, until, within } from "./support/time.ts";
 import { createHub, type Hub } from "../src/hub.ts";
 import { DEFAULT_HISTORY, type HubEntry, type HubStore } from "../src/store.ts";
 import { memoryStore } from "../src/memory_store.ts";
@@ -986,7 +986,7 @@ for (const kind of serverKinds) {
         );
         client.close();
         // The disconnect reaches the hub: the subscription is released.
-        await eventually(() => hub.stats().subscribers === 0, "release");
+        await until(() => hub.stats().subscribers, (n) => n === 0, "release");
       });
     });
 
@@ -1008,7 +1008,7 @@ for (const kind of serverKinds) {
         assert.equal(both.body, `:\nid: ${ids[2]}\ndata: e3\n\n`);
         byQuery.close();
         both.close();
-        await eventually(() => hub.stats().subscribers === 0, "release");
+        await until(() => hub.stats().subscribers, (n) => n === 0, "release");
       });
     });
 

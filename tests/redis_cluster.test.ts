@@ -17,7 +17,7 @@ import { redisStore, type RedisStoreOptions } from "../src/redis.ts";
 import { keySlot } from "../src/redis/_tail.ts";
 import { checkExact, clients, follow, publishing } from "./support/loss.ts";
 import { storeContract } from "./support/store_contract.ts";
-import { eventually, sleep, until, within } from "./support/time.ts";
+import { sleep, until, within } from "./support/time.ts";
 
 type RedisCluster = Awaited<ReturnType<typeof startRedisCluster>>;
 
@@ -237,7 +237,7 @@ if (unavailable !== undefined) {
       assert.deepEqual((await redis.read("t", "0-0", 10)).entries, [
         { id, data: "x" },
       ]);
-      await eventually(() => seen.length > 0, "the tail");
+      await until(() => seen.length, (n) => n > 0, "the tail");
       assert.deepEqual(seen, ["x"]);
       stop.abort();
       await redis.close();

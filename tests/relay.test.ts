@@ -3,6 +3,7 @@
 // reported in-band.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { openAIChunk } from "./support/corpus.ts";
 import { streamOf } from "./support/streams.ts";
 import { sleep, within } from "./support/time.ts";
 import { createServer, type Server, type Socket } from "node:net";
@@ -74,10 +75,10 @@ async function cuttingUpstream(
 }
 
 const OPENAI = [
-  { choices: [{ delta: { role: "assistant" } }] },
-  { choices: [{ delta: { content: "Hel" } }] },
-  { choices: [{ delta: { content: "lo" } }] },
-  { choices: [{ delta: {}, finish_reason: "stop" }] },
+  openAIChunk("chatcmpl-1", { role: "assistant" }),
+  openAIChunk("chatcmpl-1", { content: "Hel" }),
+  openAIChunk("chatcmpl-1", { content: "lo" }),
+  openAIChunk("chatcmpl-1", {}, "stop"),
 ];
 
 for (const kind of serverKinds) {

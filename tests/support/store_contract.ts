@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { HubStore } from "../../src/store.ts";
-import { eventually, sleep } from "./time.ts";
+import { sleep, until } from "./time.ts";
 
 /**
  * The HubStore contract the hub relies on, written against any store so a
@@ -132,7 +132,7 @@ export function storeContract(
       await store.append("t", { data: "one" });
       await store.append("other", { data: "elsewhere" });
       await store.append("t", { data: "two" });
-      await eventually(() => seen.includes("two"), "tail");
+      await until(() => seen, (s) => s.includes("two"), "tail");
       assert.deepEqual(seen.filter((data) => data !== "before"), [
         "one",
         "two",

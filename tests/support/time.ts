@@ -47,12 +47,3 @@ export async function until<T>(
     await sleep(20);
   }
 }
-
-/** `until` a condition holds, within 2 s by default. */
-export async function eventually(
-  check: () => boolean,
-  what: string,
-  ms = 2_000,
-): Promise<void> {
-  await until(check, Boolean, what, ms);
-}
