@@ -227,6 +227,7 @@ export type SchemaOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O
  *
  * @example Shared by a server and a client
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createSSEStream, defineEvents, parseSSE } from "@ssekit/ssekit";
  *
  * type Chat = { token: string; done: { usage: number } };
@@ -237,10 +238,13 @@ export type SchemaOutput<S> = S extends StandardSchemaV1<unknown, infer O> ? O
  *   { event: "token", data: "lo" },
  *   { event: "done", data: { usage: 2 } },
  * ], { events: chat });
+ * const tokens: string[] = [];
+ * let usage = 0;
  * for await (const message of parseSSE(response, { events: chat })) {
- *   if (message.type === "done") console.log(message.data.usage); // 2
- *   else console.log(message.data); // "Hel", then "lo"
+ *   if (message.type === "done") usage = message.data.usage; // a number
+ *   else tokens.push(message.data); // a string
  * }
+ * assert.deepEqual([tokens, usage], [["Hel", "lo"], 2]);
  * ```
  *
  * @param schemas Standard Schemas by event type (optional).

@@ -256,11 +256,13 @@ export interface HubResponseOptions extends SSEStreamOptions {
  *
  * @example Exporting gauges
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub, type HubStats } from "@ssekit/ssekit";
  *
  * const hub = createHub();
+ * hub.subscribe("news");
  * const stats: HubStats = hub.stats();
- * console.log(`sse_subscribers ${stats.subscribers}`);
+ * assert.equal(`sse_subscribers ${stats.subscribers}`, "sse_subscribers 1");
  * await hub.close();
  * ```
  */
@@ -942,13 +944,14 @@ class HubCore implements Hub, SubscriptionHost {
  *
  * @example Subscribing in process
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub } from "@ssekit/ssekit";
  *
  * const hub = createHub();
  * const first = await hub.publish("chat", { data: "one" });
- * await hub.publish("chat", { data: { text: "two" } });
+ * const second = await hub.publish("chat", { data: { text: "two" } });
  * for await (const event of hub.subscribe("chat", { lastEventId: first })) {
- *   console.log(event.id, event.data); // "<id> {"text":"two"}"
+ *   assert.deepEqual([event.id, event.data], [second, '{"text":"two"}']);
  *   break;
  * }
  * await hub.close();

@@ -349,8 +349,9 @@ function jsonRpcError(
  *
  * @example A session's event store, replaying what a dropped client missed
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memoryStore } from "@ssekit/ssekit";
- * import { mcpEventStore } from "@ssekit/ssekit/mcp";
+ * import { mcpEventStore, type McpMessage } from "@ssekit/ssekit/mcp";
  *
  * const events = mcpEventStore(memoryStore(), { session: "3b9d…" });
  * const first = await events.storeEvent("stream-1", {
@@ -359,9 +360,11 @@ function jsonRpcError(
  *   params: { progressToken: 1, progress: 1 },
  * });
  * await events.storeEvent("stream-1", { jsonrpc: "2.0", id: 1, result: {} });
+ * const replayed: McpMessage[] = [];
  * await events.replayEventsAfter(first, {
- *   send: async (id, message) => console.log(id, message), // the response
+ *   send: async (_id, message) => void replayed.push(message),
  * });
+ * assert.deepEqual(replayed, [{ jsonrpc: "2.0", id: 1, result: {} }]); // the response
  * ```
  *
  * @param store Where the streams are kept; share it between instances

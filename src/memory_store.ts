@@ -148,11 +148,12 @@ function storeClosed(): TypeError {
  *
  * @example A hub with a short history
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub, memoryStore } from "@ssekit/ssekit";
  *
  * const hub = createHub({ store: memoryStore({ max: 50, ttl: 60_000 }) });
  * const id = await hub.publish("news", { data: "hello" });
- * console.log(id); // e.g. "1732250000000-1"
+ * assert.match(id, /^\d+-1$/); // <store epoch ms>-<sequence>, e.g. "1732250000000-1"
  * await hub.close();
  * ```
  *

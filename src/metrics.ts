@@ -16,10 +16,14 @@ import type { SSECloseReason, SSEHooks } from "./hooks.ts";
  *
  * @example Reading a few
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sseMetrics, type SSEMetricsSnapshot } from "@ssekit/ssekit";
  *
  * const snapshot: SSEMetricsSnapshot = sseMetrics().snapshot();
- * console.log(snapshot.openStreams, snapshot.eventsSent, snapshot.closed.stalled);
+ * assert.deepEqual(
+ *   [snapshot.openStreams, snapshot.eventsSent, snapshot.closed.stalled],
+ *   [0, 0, 0], // nothing has run yet
+ * );
  * ```
  */
 export interface SSEMetricsSnapshot {

@@ -20,7 +20,7 @@
  * let message = "";
  * try {
  *   for await (const { data } of connectSSE("https://app.example/events", { fetch: expired })) {
- *     console.log(data);
+ *     assert.fail(`no message comes: ${data}`);
  *   }
  * } catch (error) {
  *   if (error instanceof SSEResponseError && error.status === 401) {

@@ -35,9 +35,10 @@ export interface HubHistory {
  *
  * @example Reading the defaults
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_HISTORY } from "@ssekit/ssekit";
  *
- * console.log(DEFAULT_HISTORY.max, DEFAULT_HISTORY.ttl); // 1000 300000
+ * assert.deepEqual(DEFAULT_HISTORY, { max: 1000, ttl: 300_000 });
  * ```
  */
 export const DEFAULT_HISTORY: Readonly<Required<HubHistory>> = Object.freeze({
@@ -134,19 +135,22 @@ export interface HubReadResult {
 /**
  * Receives a topic's new entries from {@linkcode HubStore.tail}.
  *
- * @example Logging a topic's new entries
+ * @example Following a topic's new entries
  * ```ts
- * import { memoryStore, type HubTailHandler } from "@ssekit/ssekit";
+ * import assert from "node:assert/strict";
+ * import { type HubEntry, memoryStore, type HubTailHandler } from "@ssekit/ssekit";
  *
  * const store = memoryStore();
+ * const entries: HubEntry[] = [];
  * const handler: HubTailHandler = {
- *   entry: (entry) => console.log(entry.id, entry.data),
+ *   entry: (entry) => entries.push(entry),
  *   gap: () => console.warn("entries were lost"),
  *   error: (reason) => console.error("tail failed", reason),
  * };
  * const stop = new AbortController();
  * await store.tail("prices", handler, stop.signal);
- * await store.append("prices", { data: "9.5" }); // logs "<id> 9.5"
+ * const id = await store.append("prices", { data: "9.5" });
+ * assert.deepEqual(entries.map((entry) => [entry.id, entry.data]), [[id, "9.5"]]);
  * stop.abort();
  * await store.close();
  * ```
@@ -218,13 +222,14 @@ export type HubLeaseState = "ok" | "abort" | "lost";
  *
  * @example A store that logs appends around the memory store
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createHub, type HubStore, memoryStore } from "@ssekit/ssekit";
  *
- * function logged(inner: HubStore): HubStore {
+ * function logged(inner: HubStore, log: (line: string) => void): HubStore {
  *   return {
  *     append: async (topic, record) => {
  *       const id = await inner.append(topic, record);
- *       console.log("appended", topic, id);
+ *       log(`appended ${topic} ${id}`);
  *       return id;
  *     },
  *     read: (topic, afterId, limit) => inner.read(topic, afterId, limit),
@@ -234,8 +239,11 @@ export type HubLeaseState = "ok" | "abort" | "lost";
  *   };
  * }
  *
- * const hub = createHub({ store: logged(memoryStore({ max: 100 })) });
- * await hub.publish("news", { data: "hello" }); // logs "appended news <id>"
+ * const lines: string[] = [];
+ * const store = logged(memoryStore({ max: 100 }), (line) => lines.push(line));
+ * const hub = createHub({ store });
+ * const id = await hub.publish("news", { data: "hello" });
+ * assert.deepEqual(lines, [`appended news ${id}`]);
  * await hub.close();
  * ```
  */
