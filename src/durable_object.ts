@@ -139,6 +139,8 @@ function topicEnded(topic: string): TypeError {
  *
  * @example A Durable Object holding a hub whose history survives eviction
  * ```ts ignore
+ * // Not run as a doctest: it needs the Workers runtime (DurableObjectState);
+ * // tests/workerd/ runs durableObjectStore inside workerd.
  * import { createHub } from "@ssekit/ssekit";
  * import { durableObjectStore } from "@ssekit/ssekit/durable-object";
  *

@@ -23,6 +23,9 @@
  *
  * @example Two or more instances sharing one Redis
  * ```ts ignore
+ * // Not run as a doctest: it needs your McpServer and serves on port 3000.
+ * // tests/mcp.test.ts runs this wiring with two instances ("stateful:
+ * // dropped on A, resumed on B").
  * import { createServer } from "node:http";
  * import { randomUUID } from "node:crypto";
  * import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -195,7 +198,10 @@ export interface McpResumeOptions extends SSEStreamOptions {
  * resume on any instance.
  *
  * @example Resumability for one session's transport
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // For Deno only: the SDK's exports give no types to paths ending in .js.
+ * // @ts-types="@modelcontextprotocol/sdk/server/streamableHttp"
  * import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
  * import { memoryStore } from "@ssekit/ssekit";
  * import { mcpEventStore, type McpEventStore } from "@ssekit/ssekit/mcp";
@@ -206,6 +212,8 @@ export interface McpResumeOptions extends SSEStreamOptions {
  *   sessionIdGenerator: () => session,
  *   eventStore,
  * });
+ * assert.equal(eventStore.session, session);
+ * await transport.close();
  * ```
  */
 export interface McpEventStore {
