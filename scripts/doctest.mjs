@@ -27,13 +27,20 @@ const MODULES = [
 ];
 const NEEDS_REDIS = ["src/redis.ts"];
 
+// Examples that read a stream wait for its events, so a broken one could
+// wait forever: the whole run is bounded instead of each example.
+const TIMEOUT_MS = 300_000;
+
 function deno(args, env = process.env) {
   const { status, signal } = spawnSync("deno", args, {
     cwd: root,
     env,
     stdio: "inherit",
+    timeout: TIMEOUT_MS,
+    killSignal: "SIGKILL",
   });
-  if (status !== 0) process.exit(status ?? (signal ? 1 : 0));
+  if (signal) console.error(`doctest: deno ${args[0]} ended by ${signal}`);
+  if (status !== 0) process.exit(status ?? 1);
 }
 
 // Exports known to lack their `@example`, until it is written. Temporary:
