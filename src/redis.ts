@@ -65,6 +65,7 @@ import {
   READ_SCRIPT,
   RELEASE_SCRIPT,
 } from "./redis/_scripts.ts";
+import { FairSlots } from "./redis/_fair_slots.ts";
 import { keySlot, Tail, type TailStore } from "./redis/_tail.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
@@ -585,8 +586,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
   // and at most IN_FLIGHT appends wait for a reply at once.
   const name = instanceName();
   let count = 0;
-  let inFlight = 0;
-  const waiting: (() => void)[] = [];
+  const slots = new FairSlots(IN_FLIGHT);
   let closed = false;
 
   return {
@@ -594,10 +594,10 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
       if (closed) throw storeClosed();
       checkTopic(topic);
       const fields = toFields(record);
-      // First come, first served: a waiting append is handed its slot.
-      if (inFlight >= IN_FLIGHT || waiting.length > 0) {
-        await new Promise<void>((resolve) => waiting.push(resolve));
-      } else inFlight++;
+      // A topic's appends wait their turn behind each other, not in front
+      // of other topics' (see FairSlots).
+      const turn = slots.take(topic);
+      if (turn) await turn;
       const n = ++count;
       try {
         const key = stream(topic);
@@ -620,9 +620,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
           } has ended: nothing can be appended to it until its history expires`,
         );
       } finally {
-        const next = waiting.shift();
-        if (next) next();
-        else inFlight--;
+        slots.release();
       }
     },
 
