@@ -1,6 +1,8 @@
 /**
  * How modules check what they are given: {@linkcode checkOption}, the one
- * test-and-throw for options and its one message style; how a message shows
+ * test-and-throw for options and its one message style, with the tests
+ * most options need ({@linkcode checkCallback}, {@linkcode isObject},
+ * {@linkcode isCount}, {@linkcode isPositive}); how a message shows
  * the value it got ({@linkcode describe}: enough to find the mistake, never
  * so much that it dumps a large object); and the one test of "is this a
  * promise" that every module shares.
@@ -50,6 +52,36 @@ export function checkOption(
       describe(value)
     }`,
   );
+}
+
+/** `checkOption` for an optional callback: undefined, or a function. */
+export function checkCallback(
+  owner: string,
+  name: string,
+  value: unknown,
+): void {
+  checkOption(
+    value === undefined || typeof value === "function",
+    owner,
+    name,
+    "a function",
+    value,
+  );
+}
+
+/** Whether `value` is an object (a function or `null` is not). */
+export function isObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null;
+}
+
+/** Whether `value` is a safe integer ≥ `min`. */
+export function isCount(value: unknown, min: number): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min;
+}
+
+/** Whether `value` is a number > 0, `Infinity` included. */
+export function isPositive(value: unknown): value is number {
+  return typeof value === "number" && value > 0;
 }
 
 /** Whether `value` can be awaited: what `await` and `for await` treat as a promise. */

@@ -14,18 +14,8 @@
 
 import { EventStreamInterpreter } from "./parse.ts";
 import type { SSEMessage } from "./types.ts";
-import type {
-  ConnectSSEInit,
-  SSEConnection,
-  SSEReadyState,
-  TypedSSEConnection,
-} from "./client.ts";
-import {
-  decodeMessages,
-  type SSEEventMap,
-  type SSEEvents,
-  type SSEValidationError,
-} from "./events.ts";
+import type { ConnectSSEInit, SSEConnection, SSEReadyState } from "./client.ts";
+import type { MessageDecoder } from "./events.ts";
 import {
   callHook,
   checkHookOptions,
@@ -90,11 +80,18 @@ export class Connection implements SSEConnection {
   #queue: SSEMessage[] = [];
   #head = 0;
   #busy: Step | undefined;
+  // A typed connection's decoder, run in #pull: the one chain of next()
+  // calls keeps a message whose schema still validates ahead of the next.
+  readonly #decode: MessageDecoder | undefined;
   // What the announced connection brought, until the hooks are told of its
   // end; only with hooks.
   #stats: { events: number; bytes: number } | undefined;
 
-  constructor(input: string | URL | Request, init: ConnectSSEInit) {
+  constructor(
+    input: string | URL | Request,
+    init: ConnectSSEInit,
+    decode?: MessageDecoder,
+  ) {
     const {
       lastEventId = "",
       reconnect = {},
@@ -105,13 +102,14 @@ export class Connection implements SSEConnection {
       logger,
       ...request
     } = init;
-    checkHookOptions(init);
+    checkHookOptions(init, "connectSSE");
     this.#request = new RequestTemplate(input, request);
     this.url = this.#request.url;
     this.#backoff = reconnect === false ? undefined : new Backoff(reconnect);
     this.#reconnectionTime = this.#backoff?.delay ?? 3000;
     this.#lastEventId = this.#delivered = lastEventId;
     this.#options = { signal, onOpen, maxEventSize, hooks, logger };
+    this.#decode = decode;
     if (signal?.aborted) this.close();
     else signal?.addEventListener("abort", this.close);
   }
@@ -178,7 +176,11 @@ export class Connection implements SSEConnection {
             this.#queue.length = this.#head = 0;
           }
           this.#delivered = message.lastEventId;
-          return { done: false, value: message };
+          if (!this.#decode) return { done: false, value: message };
+          const value = await this.#decode(message);
+          // A typed connection's messages are decoded ones.
+          if (value !== undefined) return { done: false, value } as never;
+          continue;
         }
         if (this.#reader) await this.#interpret();
         else await this.#connect();
@@ -358,32 +360,4 @@ export class Connection implements SSEConnection {
       ...(error === undefined ? {} : { error }),
     });
   }
-}
-
-/**
- * A connection whose messages' data is decoded (and validated) by `events`,
- * one at a time and in order.
- */
-export function typedConnection(
-  connection: Connection,
-  events: SSEEvents<SSEEventMap>,
-  onInvalid: ((error: SSEValidationError) => void) | undefined,
-): TypedSSEConnection<SSEEventMap> {
-  const messages = decodeMessages(connection, events, onInvalid);
-  return {
-    url: connection.url,
-    get readyState() {
-      return connection.readyState;
-    },
-    get lastEventId() {
-      return connection.lastEventId;
-    },
-    close: connection.close,
-    next: () => messages.next() as Promise<IteratorResult<never>>,
-    return: (value?: unknown) =>
-      messages.return!(value) as Promise<IteratorResult<never>>,
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

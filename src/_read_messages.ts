@@ -1,6 +1,7 @@
 /**
  * The async iterator of {@linkcode parseSSE}: it reads the body only when
- * the next message is asked for.
+ * the next message is asked for, and for a typed stream decodes each
+ * message in the same turn, so that one chain of calls keeps them in order.
  *
  * @module
  */
@@ -8,11 +9,17 @@
 import type { SSEMessage } from "./types.ts";
 import { describe } from "./_checks.ts";
 import { Interpreter, type SSEDecoderOptions } from "./_interpreter.ts";
+import type { MessageDecoder } from "./events.ts";
 
-/** Reads the messages of a `Response` or a `ReadableStream`. */
+/**
+ * Reads the messages of a `Response` or a `ReadableStream`; with `decode`,
+ * the decoded messages of a typed stream (an invalid one fails the read
+ * and cancels the body, unless the decoder skips it).
+ */
 export function readMessages(
   input: Response | ReadableStream<Uint8Array> | ReadableStream<string>,
   options?: SSEDecoderOptions,
+  decode?: MessageDecoder,
 ): AsyncIterableIterator<SSEMessage> {
   const queue: SSEMessage[] = [];
   let head = 0;
@@ -57,9 +64,29 @@ export function readMessages(
       // Already released by the stream's end; nothing is left to free.
     }
   };
+  // Cancelling first settles a pending read, so releasing the lock cannot
+  // fail on it. A body that already failed rejects its cancel; leaving the
+  // loop must not throw for it.
+  const cancel = async (): Promise<void> => {
+    const cancelled = reader?.cancel();
+    close();
+    await cancelled?.catch(() => {});
+  };
   const pull = async (): Promise<IteratorResult<SSEMessage>> => {
     for (;;) {
-      if (head < queue.length) return take();
+      if (head < queue.length) {
+        if (!decode) return take();
+        let value;
+        try {
+          value = await decode(take().value);
+        } catch (error) {
+          await cancel();
+          throw error;
+        }
+        // A typed stream's messages are decoded ones.
+        if (value !== undefined) return { done: false, value } as never;
+        continue;
+      }
       const open = reader;
       if (open === undefined) return { done: true, value: undefined };
       let chunk: ReadableStreamReadResult<Uint8Array | string>;
@@ -89,9 +116,9 @@ export function readMessages(
 
   return {
     next(): Promise<IteratorResult<SSEMessage>> {
-      // Messages decoded from one chunk are handed out without a read; a
+      // Messages parsed from one chunk are handed out without a read; a
       // call made while another still reads waits its turn, keeping order.
-      if (busy === undefined && head < queue.length) {
+      if (busy === undefined && head < queue.length && !decode) {
         return Promise.resolve(take());
       }
       const step = busy === undefined ? pull() : busy.then(pull, pull);
@@ -103,14 +130,7 @@ export function readMessages(
       return step;
     },
     async return(value?: unknown): Promise<IteratorResult<SSEMessage>> {
-      const open = reader;
-      // Cancelling first settles a pending read, so releasing the lock
-      // cannot fail on it.
-      const cancelled = open?.cancel();
-      close();
-      // A body that already failed rejects its cancel; leaving the loop
-      // must not throw for it.
-      await cancelled?.catch(() => {});
+      await cancel();
       return { done: true, value: value as undefined };
     },
     [Symbol.asyncIterator](): AsyncIterableIterator<SSEMessage> {

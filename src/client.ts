@@ -13,13 +13,13 @@
 
 import type { SSEMessage } from "./types.ts";
 import {
-  checkEvents,
+  messageDecoder,
   type SSEEventMap,
   type TypedReadOptions,
   type TypedSSEMessage,
 } from "./events.ts";
 import type { SSEHookOptions } from "./hooks.ts";
-import { Connection, typedConnection } from "./_connection.ts";
+import { Connection } from "./_connection.ts";
 
 /**
  * What a request body can be: anything `fetch` can send more than once.
@@ -312,9 +312,9 @@ export function connectSSE(
   init: ConnectSSEInit & Partial<TypedReadOptions<SSEEventMap>> = {},
 ): SSEConnection | TypedSSEConnection<SSEEventMap> {
   const { events, onInvalid, ...rest } = init;
-  checkEvents(events);
-  const connection = new Connection(input, rest);
-  return events === undefined
-    ? connection
-    : typedConnection(connection, events, onInvalid);
+  // Checked before the connection listens on the caller's signal.
+  const decode = events === undefined
+    ? undefined
+    : messageDecoder("connectSSE", { events, onInvalid });
+  return new Connection(input, rest, decode);
 }

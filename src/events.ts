@@ -15,7 +15,7 @@
  */
 
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe } from "./_checks.ts";
+import { checkCallback, checkOption, describe } from "./_checks.ts";
 
 /**
  * A map from event type to the type of its data, describing one stream.
@@ -346,18 +346,19 @@ export class SSEValidationError extends TypeError {
   }
 }
 
-/** Checks an `events` option: undefined, or what defineEvents made. */
-export function checkEvents(events: unknown): void {
-  if (
-    events !== undefined &&
-    (typeof events !== "object" || events === null || !("schemas" in events))
-  ) {
-    throw new TypeError(
-      `Invalid events option: expected the result of defineEvents(), got ${
-        describe(events)
-      }`,
-    );
-  }
+/**
+ * Checks an `events` option of `owner`: undefined, or what defineEvents
+ * made. ("SSE" until every caller names itself.)
+ */
+export function checkEvents(events: unknown, owner = "SSE"): void {
+  checkOption(
+    events === undefined ||
+      (typeof events === "object" && events !== null && "schemas" in events),
+    owner,
+    "events",
+    "the result of defineEvents()",
+    events,
+  );
 }
 
 /**
@@ -461,55 +462,31 @@ export interface TypedReadOptions<M extends SSEEventMap> {
 }
 
 /**
- * The messages of `inner`, decoded by `events`, one at a time and in order
- * (a schema may validate asynchronously).
+ * Decodes one message of a typed reader (`parseSSE`, `connectSSE`): the
+ * decoded message, or undefined when it is invalid and `onInvalid` took it.
+ * Without `onInvalid`, the {@linkcode SSEValidationError} is thrown.
  */
-export function decodeMessages(
-  inner: AsyncIterator<SSEMessage>,
-  events: SSEEvents<SSEEventMap>,
-  onInvalid: ((error: SSEValidationError) => void) | undefined,
-): AsyncIterableIterator<DecodedMessage> {
-  if (onInvalid !== undefined && typeof onInvalid !== "function") {
-    throw new TypeError(
-      `Invalid onInvalid option: expected a function, got ${
-        describe(onInvalid)
-      }`,
-    );
-  }
-  const step = async (): Promise<IteratorResult<DecodedMessage>> => {
-    for (;;) {
-      const result = await inner.next();
-      if (result.done) return { done: true, value: undefined };
-      try {
-        return {
-          done: false,
-          value: await decodeMessage(events, result.value),
-        };
-      } catch (error) {
-        if (!(error instanceof SSEValidationError)) throw error;
-        if (onInvalid === undefined) {
-          await inner.return?.();
-          throw error;
-        }
-        onInvalid(error);
-      }
+export type MessageDecoder = (
+  message: SSEMessage,
+) => Promise<DecodedMessage | undefined>;
+
+/**
+ * The decoder of `owner`'s typed options, checked before the reader is
+ * made: a reader made and then dropped by a throw would hold its body.
+ */
+export function messageDecoder(
+  owner: string,
+  { events, onInvalid }: TypedReadOptions<SSEEventMap>,
+): MessageDecoder {
+  checkEvents(events, owner);
+  checkCallback(owner, "onInvalid", onInvalid);
+  return async (message) => {
+    try {
+      return await decodeMessage(events, message);
+    } catch (error) {
+      if (!(error instanceof SSEValidationError) || !onInvalid) throw error;
+      onInvalid(error);
+      return undefined;
     }
-  };
-  // One step at a time: a later message must not overtake one whose
-  // schema is still validating.
-  let busy: Promise<unknown> = Promise.resolve();
-  return {
-    next() {
-      const next = busy.then(step, step);
-      busy = next.catch(() => {});
-      return next;
-    },
-    async return(value?: unknown) {
-      await inner.return?.();
-      return { done: true, value: value as undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
   };
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { checkOption, isObject } from "./_checks.ts";
+
 /**
  * Where ssekit writes what it cannot hand to anyone else (a source that
  * threw, a relay that failed, a hook that threw). Pass your own to route
@@ -317,24 +319,28 @@ export interface SSEHookOptions {
 }
 
 // Checks the hook options where they are given, so a mistake throws there
-// rather than in the middle of a stream.
-export function checkHookOptions(options: SSEHookOptions): void {
+// rather than in the middle of a stream. `owner` names the function given
+// them; "SSE" until every caller names its own.
+export function checkHookOptions(
+  options: SSEHookOptions,
+  owner = "SSE",
+): void {
   const { hooks, logger } = options;
-  if (hooks !== undefined && (typeof hooks !== "object" || hooks === null)) {
-    throw new TypeError(
-      `Invalid hooks option: expected an object of hook functions, got ${
-        hooks === null ? "null" : typeof hooks
-      }`,
-    );
-  }
-  if (
-    logger !== undefined &&
-    typeof (logger as Partial<SSELogger> | null)?.error !== "function"
-  ) {
-    throw new TypeError(
-      "Invalid logger option: expected an object with an error(...data) method",
-    );
-  }
+  checkOption(
+    hooks === undefined || isObject(hooks),
+    owner,
+    "hooks",
+    "an object of hook functions",
+    hooks,
+  );
+  checkOption(
+    logger === undefined ||
+      typeof (logger as Partial<SSELogger> | null)?.error === "function",
+    owner,
+    "logger",
+    "an object with an error(...data) method",
+    logger,
+  );
 }
 
 /**

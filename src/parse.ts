@@ -23,8 +23,7 @@ import {
 } from "./_interpreter.ts";
 import { readMessages } from "./_read_messages.ts";
 import {
-  checkEvents,
-  decodeMessages,
+  messageDecoder,
   type SSEEventMap,
   type TypedReadOptions,
   type TypedSSEMessage,
@@ -272,10 +271,8 @@ export function parseSSE(
 ): AsyncIterableIterator<SSEMessage | TypedSSEMessage<SSEEventMap>> {
   if (options?.events === undefined) return readMessages(input, options);
   const { events, onInvalid, ...rest } = options;
-  checkEvents(events);
-  return decodeMessages(
-    readMessages(input, rest),
-    events,
-    onInvalid,
-  ) as AsyncIterableIterator<TypedSSEMessage<SSEEventMap>>;
+  const decode = messageDecoder("parseSSE", { events, onInvalid });
+  return readMessages(input, rest, decode) as AsyncIterableIterator<
+    TypedSSEMessage<SSEEventMap>
+  >;
 }

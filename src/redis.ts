@@ -54,7 +54,7 @@ import {
   type HubStore,
   type HubTailHandler,
 } from "./store.ts";
-import { describe } from "./_checks.ts";
+import { checkOption, isCount, isObject } from "./_checks.ts";
 import { callHook, checkHookOptions, type SSEHookOptions } from "./hooks.ts";
 import {
   ABORT_SCRIPT,
@@ -302,40 +302,37 @@ function clusterNodes(
 ): (string | RedisConnection)[] | undefined {
   const { cluster, clusterOptions } = options;
   if (cluster === undefined) {
-    if (clusterOptions !== undefined) {
-      throw new TypeError(
-        'Invalid redisStore option "clusterOptions": it goes with "cluster" (the startup nodes), which is missing',
-      );
-    }
+    checkOption(
+      clusterOptions === undefined,
+      "redisStore",
+      "clusterOptions",
+      'nothing without "cluster" (the startup nodes)',
+      clusterOptions,
+    );
     return undefined;
   }
-  if (
-    !Array.isArray(cluster) || cluster.length === 0 ||
-    !cluster.every((node) =>
-      typeof node === "string" || (typeof node === "object" && node !== null)
-    )
-  ) {
-    throw new TypeError(
-      `Invalid redisStore option "cluster": expected a non-empty array of redis:// URLs or { host, port } objects, got ${
-        describe(cluster)
-      }`,
-    );
-  }
-  if (options.redis !== undefined) {
-    throw new TypeError(
-      'Invalid redisStore options: "redis" and "cluster" both given; pass a Cluster client as "redis", or the startup nodes as "cluster"',
-    );
-  }
-  if (
-    clusterOptions !== undefined &&
-    (typeof clusterOptions !== "object" || clusterOptions === null)
-  ) {
-    throw new TypeError(
-      `Invalid redisStore option "clusterOptions": expected ioredis ClusterOptions, got ${
-        describe(clusterOptions)
-      }`,
-    );
-  }
+  checkOption(
+    Array.isArray(cluster) && cluster.length > 0 &&
+      cluster.every((node) => typeof node === "string" || isObject(node)),
+    "redisStore",
+    "cluster",
+    "a non-empty array of redis:// URLs or { host, port } objects",
+    cluster,
+  );
+  checkOption(
+    options.redis === undefined,
+    "redisStore",
+    "redis",
+    'nothing with "cluster" (pass a Cluster client as "redis", or the startup nodes as "cluster")',
+    options.redis,
+  );
+  checkOption(
+    clusterOptions === undefined || isObject(clusterOptions),
+    "redisStore",
+    "clusterOptions",
+    "ioredis ClusterOptions",
+    clusterOptions,
+  );
   return [...cluster];
 }
 
@@ -385,13 +382,14 @@ function tailRoutes(
 }
 
 function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(
-      `Invalid redisStore option "reconnect.${name}": expected a safe integer ≥ 1, got ${
-        String(value)
-      }`,
-    );
-  }
+  checkOption(
+    isCount(value, 1),
+    "redisStore",
+    `reconnect.${name}`,
+    "a safe integer ≥ 1",
+    value,
+    RangeError,
+  );
   return value;
 }
 
@@ -464,30 +462,30 @@ function instanceName(): string {
 export function redisStore(options: RedisStoreOptions = {}): HubStore {
   const { max, ttl } = historyBounds(options);
   const { prefix = "ssekit:" } = options;
-  if (typeof prefix !== "string" || /[{}]/.test(prefix)) {
-    throw new TypeError(
-      `Invalid redisStore option "prefix": expected a string without "{" or "}", got ${
-        describe(prefix)
-      }`,
-    );
-  }
+  checkOption(
+    typeof prefix === "string" && !/[{}]/.test(prefix),
+    "redisStore",
+    "prefix",
+    'a string without "{" or "}"',
+    prefix,
+  );
   const reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
   const attempts = positiveInteger(reconnect.attempts, "attempts");
   const minDelay = positiveInteger(reconnect.min, "min");
   const maxDelay = Math.max(minDelay, positiveInteger(reconnect.max, "max"));
   const ttlArg = ttl === Infinity ? "" : Math.ceil(ttl);
   // Its hooks: onReconnect for the tail's connections, onTailLag.
-  checkHookOptions(options);
+  checkHookOptions(options, "redisStore");
   const { hooks, logger } = options;
 
   const given = options.redis ?? "redis://127.0.0.1:6379";
-  if (typeof given !== "string" && (typeof given !== "object" || !given)) {
-    throw new TypeError(
-      `Invalid redisStore option "redis": expected a URL, ioredis options or an ioredis client, got ${
-        describe(given)
-      }`,
-    );
-  }
+  checkOption(
+    typeof given === "string" || isObject(given),
+    "redisStore",
+    "redis",
+    "a URL, ioredis options or an ioredis client",
+    given,
+  );
   const nodes = clusterNodes(options);
   const owned = nodes !== undefined || !isClient(given);
   // Named, so an operator sees which connections are ssekit's.

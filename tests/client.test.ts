@@ -5,7 +5,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sleep } from "./support/time.ts";
 import { fast, SSE, take } from "./support/connect.ts";
-import { connectSSE, getLastEventId, SSEResponseError } from "../mod.ts";
+import {
+  connectSSE,
+  defineEvents,
+  getLastEventId,
+  SSEResponseError,
+} from "../mod.ts";
 import { serve, serverKinds, withServer } from "./support/server.ts";
 
 for (const kind of serverKinds) {
@@ -383,6 +388,34 @@ describe("connectSSE without a server", () => {
           error instanceof RangeError &&
           error.message.startsWith(`Invalid connectSSE option "${name}": `),
         name,
+      );
+    }
+  });
+
+  test("a typed option of the wrong type throws before the caller's signal is listened on", () => {
+    const listening: unknown[] = [];
+    const { signal } = new AbortController();
+    // Observes the connection's listener, which would keep it (and its
+    // closer) alive as long as the caller's signal lives.
+    signal.addEventListener = (...args: unknown[]) => void listening.push(args);
+    const events = defineEvents<{ token: string }>();
+    for (
+      const [init, name, expected] of [
+        [{ events, onInvalid: 5 }, "onInvalid", "a function"],
+        [{ events: 5 }, "events", "the result of defineEvents()"],
+      ] as const
+    ) {
+      assert.throws(
+        () => connectSSE("http://x/", { signal, ...init } as never),
+        TypeError,
+      );
+      assert.deepEqual(listening, [], name);
+      assert.throws(
+        () => connectSSE("http://x/", init as never),
+        {
+          message:
+            `Invalid connectSSE option "${name}": expected ${expected}, got number 5`,
+        },
       );
     }
   });
