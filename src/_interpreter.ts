@@ -8,7 +8,13 @@
  */
 
 import type { SSEMessage } from "./types.ts";
-import { describe } from "./_checks.ts";
+import {
+  checkCallback,
+  checkOption,
+  describe,
+  isCount,
+  isObject,
+} from "./_checks.ts";
 import { TextInput, type TextSink } from "./_decode_text.ts";
 import { Lines } from "./_lines.ts";
 import { Fields } from "./_fields.ts";
@@ -88,38 +94,27 @@ export interface SSEDecoderOptions {
  */
 export const DEFAULT_MAX_EVENT_SIZE = 16_777_216;
 
-function callback<T>(
-  options: SSEDecoderOptions,
-  name: "onRetry" | "onComment",
-): T | undefined {
-  const value = options[name];
-  if (value !== undefined && typeof value !== "function") {
-    throw new TypeError(
-      `Invalid ${name} option: expected a function or undefined, got ${
-        describe(value)
-      }`,
-    );
-  }
-  return value as T | undefined;
-}
+// Whose options these are, in messages: parseSSE's, EventStreamInterpreter's
+// and relaySSE's alike.
+const OWNER = "SSE decoder";
 
 function checkedLimit(maxEventSize: unknown): number {
-  if (typeof maxEventSize !== "number") {
-    throw new TypeError(
-      `Invalid maxEventSize option: expected a number, got ${
-        describe(maxEventSize)
-      }`,
-    );
-  }
-  if (
-    !(Number.isSafeInteger(maxEventSize) && maxEventSize > 0) &&
-    maxEventSize !== Infinity
-  ) {
-    throw new RangeError(
-      `Invalid maxEventSize option: expected a positive integer (UTF-16 code units) or Infinity, got ${maxEventSize}`,
-    );
-  }
-  return maxEventSize;
+  checkOption(
+    typeof maxEventSize === "number",
+    OWNER,
+    "maxEventSize",
+    "a number",
+    maxEventSize,
+  );
+  checkOption(
+    isCount(maxEventSize, 1) || maxEventSize === Infinity,
+    OWNER,
+    "maxEventSize",
+    "a positive integer (UTF-16 code units) or Infinity",
+    maxEventSize,
+    RangeError,
+  );
+  return maxEventSize as number;
 }
 
 /**
@@ -142,24 +137,29 @@ export class Interpreter {
     emit: (message: SSEMessage) => void,
     route?: TextSink,
   ) {
-    if (options !== undefined && (typeof options !== "object" || !options)) {
+    if (options !== undefined && !isObject(options)) {
       throw new TypeError(
-        `Invalid SSE decoder options: expected an object or undefined, got ${
+        `Invalid ${OWNER} options: expected an object or undefined, got ${
           describe(options)
         }`,
       );
     }
     const opts = options ?? {};
-    const onRetry = callback<(ms: number) => void>(opts, "onRetry");
-    const onComment = callback<(text: string) => void>(opts, "onComment");
-    const { lastEventId = "", maxEventSize = DEFAULT_MAX_EVENT_SIZE } = opts;
-    if (typeof lastEventId !== "string") {
-      throw new TypeError(
-        `Invalid lastEventId option: expected a string, got ${
-          describe(lastEventId)
-        }`,
-      );
-    }
+    const {
+      onRetry,
+      onComment,
+      lastEventId = "",
+      maxEventSize = DEFAULT_MAX_EVENT_SIZE,
+    } = opts;
+    checkCallback(OWNER, "onRetry", onRetry);
+    checkCallback(OWNER, "onComment", onComment);
+    checkOption(
+      typeof lastEventId === "string",
+      OWNER,
+      "lastEventId",
+      "a string",
+      lastEventId,
+    );
     const max = this.max = checkedLimit(maxEventSize);
     this.fields = new Fields(max, lastEventId, { emit, onRetry, onComment });
     this.lines = new Lines(max, this.fields);

@@ -29,6 +29,7 @@ import {
   type HubStore,
   type HubTailHandler,
 } from "./store.ts";
+import { checkOption } from "./_checks.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -171,7 +172,7 @@ export function durableObjectStore(
   storage: DurableObjectStorageLike,
   options: DurableObjectStoreOptions = {},
 ): HubStore {
-  const { max, ttl } = historyBounds(options);
+  const { max, ttl } = historyBounds(options, "durableObjectStore", "");
   const { prefix = "ssekit:", now = Date.now } = options;
   for (const method of ["get", "put", "delete", "list"] as const) {
     if (typeof storage?.[method] !== "function") {
@@ -180,11 +181,13 @@ export function durableObjectStore(
       );
     }
   }
-  if (typeof now !== "function") {
-    throw new TypeError(
-      `Invalid durableObjectStore option "now": expected a function returning milliseconds, got ${typeof now}`,
-    );
-  }
+  checkOption(
+    typeof now === "function",
+    "durableObjectStore",
+    "now",
+    "a function returning milliseconds",
+    now,
+  );
   const stateKey = `${prefix}state`;
   const metaPrefix = `${prefix}t:`;
   // The name's length first, so that no topic's keys are a prefix of another's.

@@ -17,7 +17,7 @@ import { checkEventStream } from "./response_error.ts";
 import type { RelayMapResult, RelayUpstream } from "./relay.ts";
 import type { HubRecord, HubStore } from "./store.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe } from "./_checks.ts";
+import { checkCallback, checkOption, isPositive } from "./_checks.ts";
 import type { SSELogger } from "./hooks.ts";
 
 /**
@@ -141,14 +141,15 @@ interface Run {
 
 function milliseconds(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new RangeError(
-      `Invalid relay option "${name}": expected milliseconds > 0, got ${
-        describe(value)
-      }`,
-    );
-  }
-  return value;
+  checkOption(
+    isPositive(value),
+    "relay",
+    name,
+    "milliseconds > 0",
+    value,
+    RangeError,
+  );
+  return value as number;
 }
 
 function holderName(): string {
@@ -199,15 +200,8 @@ export class HubRelays {
   ): Promise<HubRelayRun> {
     const timeout = milliseconds("timeout", options.timeout, DEFAULT_TIMEOUT);
     const idle = milliseconds("idleTimeout", options.idleTimeout, DEFAULT_IDLE);
-    for (const name of ["map", "onError"] as const) {
-      if (options[name] !== undefined && typeof options[name] !== "function") {
-        throw new TypeError(
-          `Invalid relay option "${name}": expected a function, got ${
-            describe(options[name])
-          }`,
-        );
-      }
-    }
+    checkCallback("relay", "map", options.map);
+    checkCallback("relay", "onError", options.onError);
     if (this.#runs.has(topic)) {
       throw new TypeError(
         `Invalid relay: topic ${JSON.stringify(topic)} has a run already`,

@@ -68,7 +68,7 @@
  */
 
 import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp";
-import { describe } from "./_checks.ts";
+import { checkOption, describe } from "./_checks.ts";
 import type { FormatEventOptions } from "./encode.ts";
 import { getLastEventId } from "./last_event_id.ts";
 import type {
@@ -396,21 +396,21 @@ export function mcpEventStore(
     }
   }
   const { session, prefix = DEFAULT_PREFIX } = options;
-  if (typeof prefix !== "string" || CONTROL.test(prefix)) {
-    throw new TypeError(
-      `Invalid mcpEventStore option "prefix": expected a string without control characters, got ${
-        describe(prefix)
-      }`,
-    );
-  }
+  checkOption(
+    typeof prefix === "string" && !CONTROL.test(prefix),
+    "mcpEventStore",
+    "prefix",
+    "a string without control characters",
+    prefix,
+  );
   encodeId(prefix, "topic prefix"); // Throws on lone surrogates.
-  if (session !== undefined && (typeof session !== "string" || !session)) {
-    throw new TypeError(
-      `Invalid mcpEventStore option "session": expected a non-empty string (the Mcp-Session-Id), got ${
-        describe(session)
-      }`,
-    );
-  }
+  checkOption(
+    session === undefined || (typeof session === "string" && session !== ""),
+    "mcpEventStore",
+    "session",
+    "a non-empty string (the Mcp-Session-Id)",
+    session,
+  );
   const scope = prefix +
     (session === undefined ? "" : encodeId(session, "session id") + SEPARATOR);
   if (scope.length >= MAX_TOPIC_LENGTH) {
@@ -515,13 +515,13 @@ export function mcpEventStore(
           })`,
         );
       }
-      if (typeof send !== "function") {
-        throw new TypeError(
-          `Invalid replayEventsAfter option "send": expected a function, got ${
-            describe(send)
-          }`,
-        );
-      }
+      checkOption(
+        typeof send === "function",
+        "replayEventsAfter",
+        "send",
+        "a function",
+        send,
+      );
       const topic = topicOf(parsed.encoded);
       let cursor = parsed.entry;
       for (let first = true;; first = false) {
@@ -553,13 +553,13 @@ export function mcpEventStore(
     async resume(request, resumeOptions) {
       const { hub, ...streamOptions } = resumeOptions ??
         {} as McpResumeOptions;
-      if (typeof hub?.subscribe !== "function") {
-        throw new TypeError(
-          `Invalid resume option "hub": expected a Hub (createHub({ store })) on the event store's store, got ${
-            describe(hub)
-          }`,
-        );
-      }
+      checkOption(
+        typeof hub?.subscribe === "function",
+        "resume",
+        "hub",
+        "a Hub (createHub({ store })) on the event store's store",
+        hub,
+      );
       const headers = streamOptions.headers;
       const requestSession = request.headers.get("mcp-session-id") ?? undefined;
       if (requestSession !== session) {

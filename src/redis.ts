@@ -460,7 +460,7 @@ function instanceName(): string {
  * type, or both `redis` and `cluster` are given.
  */
 export function redisStore(options: RedisStoreOptions = {}): HubStore {
-  const { max, ttl } = historyBounds(options);
+  const { max, ttl } = historyBounds(options, "redisStore", "");
   const { prefix = "ssekit:" } = options;
   checkOption(
     typeof prefix === "string" && !/[{}]/.test(prefix),

@@ -15,7 +15,7 @@ import {
   type SSEStreamOptions,
 } from "./stream.ts";
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { describe, isThenable } from "./_checks.ts";
+import { checkOption, isPositive, isThenable } from "./_checks.ts";
 import {
   checkEvents,
   jsonEvent,
@@ -258,24 +258,25 @@ export function relaySSE(
   options: RelaySSEOptions & { events?: SSEEvents<SSEEventMap> } = {},
 ): Response {
   const { map, timeout, lastEventId = "", events, ...streamOptions } = options;
-  checkEvents(events);
+  checkEvents(events, "relaySSE");
   // A typed relay sends its map's events with JSON data; without a map,
   // the upstream's data goes as it came.
   const typed = events !== undefined && map !== undefined;
-  if (timeout !== undefined && !(timeout > 0)) {
-    throw new RangeError(
-      `Invalid timeout option: expected milliseconds > 0, got ${
-        String(timeout)
-      }`,
-    );
-  }
-  if (typeof lastEventId !== "string") {
-    throw new TypeError(
-      `Invalid lastEventId option: expected a string, got ${
-        describe(lastEventId)
-      }`,
-    );
-  }
+  checkOption(
+    timeout === undefined || isPositive(timeout),
+    "relaySSE",
+    "timeout",
+    "milliseconds > 0",
+    timeout,
+    RangeError,
+  );
+  checkOption(
+    typeof lastEventId === "string",
+    "relaySSE",
+    "lastEventId",
+    "a string",
+    lastEventId,
+  );
   return createSSEStream(async function* (signal) {
     const upstreamSignal = timeout === undefined
       ? signal

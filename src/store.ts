@@ -7,6 +7,8 @@
  * @module
  */
 
+import { checkOption, isCount, isPositive } from "./_checks.ts";
+
 /**
  * How much history a store keeps per topic: at most `max` events, none older
  * than `ttl` milliseconds. Both bounds always apply.
@@ -325,22 +327,33 @@ export function compareStreamIds(a: string, b: string): number {
     compareDigits(a.slice(dashA + 1), b.slice(dashB + 1));
 }
 
-/** Validates history bounds and fills in the defaults; shared with the Redis store. */
-export function historyBounds(options: HubHistory): Required<HubHistory> {
+/**
+ * Validates the history bounds and fills in the defaults; shared by the
+ * stores. Messages name them `<path>max` and `<path>ttl` options of
+ * `owner`: by default `createHub`'s `history`, which it hands to
+ * `memoryStore`; a store given them directly names itself and no path.
+ */
+export function historyBounds(
+  options: HubHistory,
+  owner = "createHub",
+  path = "history.",
+): Required<HubHistory> {
   const { max = DEFAULT_HISTORY.max, ttl = DEFAULT_HISTORY.ttl } = options;
-  if (!Number.isSafeInteger(max) || max < 0) {
-    throw new RangeError(
-      `Invalid history.max: expected a non-negative safe integer (events per topic), got ${
-        String(max)
-      }`,
-    );
-  }
-  if (typeof ttl !== "number" || !(ttl > 0)) {
-    throw new RangeError(
-      `Invalid history.ttl: expected a positive number of milliseconds or Infinity, got ${
-        String(ttl)
-      }`,
-    );
-  }
+  checkOption(
+    isCount(max, 0),
+    owner,
+    `${path}max`,
+    "a safe integer ≥ 0 (events per topic)",
+    max,
+    RangeError,
+  );
+  checkOption(
+    isPositive(ttl),
+    owner,
+    `${path}ttl`,
+    "a positive number of milliseconds or Infinity",
+    ttl,
+    RangeError,
+  );
   return { max, ttl };
 }

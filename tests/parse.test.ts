@@ -603,18 +603,18 @@ describe("SSEDecoderStream: maxEventSize", () => {
 
   test("other invalid options are TypeErrors", () => {
     assert.throws(() => new SSEDecoderStream(5 as never), TypeError);
-    assert.throws(
-      () => new SSEDecoderStream({ onRetry: 5 as never }),
-      /onRetry/,
-    );
-    assert.throws(
-      () => new SSEDecoderStream({ onComment: "x" as never }),
-      /onComment/,
-    );
-    assert.throws(
-      () => new SSEDecoderStream({ lastEventId: 5 as never }),
-      /lastEventId/,
-    );
+    for (
+      const [options, message] of [
+        [{ onRetry: 5 }, '"onRetry": expected a function, got number 5'],
+        [{ onComment: "x" }, '"onComment": expected a function, got "x"'],
+        [{ lastEventId: 5 }, '"lastEventId": expected a string, got number 5'],
+      ] as const
+    ) {
+      assert.throws(() => new SSEDecoderStream(options as never), {
+        name: "TypeError",
+        message: `Invalid SSE decoder option ${message}`,
+      });
+    }
   });
 
   test("an 8 MiB line in 1 KiB chunks parses whole", async () => {

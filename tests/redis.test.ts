@@ -95,8 +95,16 @@ if (!url) {
       }
       assert.throws(() => store({ prefix: "a{b}:" }), TypeError);
       await redis.close();
-      assert.throws(() => store({ reconnect: { attempts: 0 } }), RangeError);
-      assert.throws(() => store({ max: -1 }), RangeError);
+      assert.throws(() => store({ reconnect: { attempts: 0 } }), {
+        name: "RangeError",
+        message:
+          'Invalid redisStore option "reconnect.attempts": expected a safe integer ≥ 1, got number 0',
+      });
+      assert.throws(() => store({ max: -1 }), {
+        name: "RangeError",
+        message:
+          'Invalid redisStore option "max": expected a safe integer ≥ 0 (events per topic), got number -1',
+      });
       assert.throws(
         () => redisStore({ redis: 5 as unknown as string }),
         TypeError,

@@ -215,11 +215,15 @@ if (unavailable !== undefined) {
       }
       assert.throws(
         () => redisStore({ redis: url(), cluster: [url()] }),
-        TypeError,
+        { name: "TypeError", message: /^Invalid redisStore option "redis": / },
       );
       assert.throws(
         () => redisStore({ clusterOptions: {} }),
-        TypeError,
+        {
+          name: "TypeError",
+          message:
+            'Invalid redisStore option "clusterOptions": expected nothing without "cluster" (the startup nodes), got an object',
+        },
       );
     });
 

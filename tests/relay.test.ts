@@ -330,7 +330,11 @@ for (const kind of serverKinds) {
 }
 
 test("relaySSE rejects a bad timeout", () => {
-  assert.throws(() => relaySSE(new Response(""), { timeout: 0 }), RangeError);
+  assert.throws(() => relaySSE(new Response(""), { timeout: 0 }), {
+    name: "RangeError",
+    message:
+      'Invalid relaySSE option "timeout": expected milliseconds > 0, got number 0',
+  });
 });
 
 test("a slow async map never holds back the events mapped before it", async () => {
