@@ -198,6 +198,38 @@ describe("typed events: the wire and the client", () => {
     }
   });
 
+  test("a typed connectSSE that meets an invalid message fails the connection, as the hooks are told", async () => {
+    const told: unknown[] = [];
+    const stream = connectSSE("http://127.0.0.1:1/", {
+      events: checked,
+      reconnect: false,
+      fetch: () =>
+        Promise.resolve(
+          new Response('event: token\ndata: "ok"\n\nevent: done\ndata: 1\n\n', {
+            headers: { "Content-Type": "text/event-stream" },
+          }),
+        ),
+      hooks: {
+        onClose: ({ reason, error }) =>
+          void told.push(["close", reason, error]),
+        onError: ({ where, error }) => void told.push(["error", where, error]),
+      },
+    });
+    assert.deepEqual((await stream.next()).value, {
+      type: "token",
+      data: "ok",
+      lastEventId: "",
+    });
+    const failed = await stream.next().catch((error: unknown) => error);
+    assert.ok(failed instanceof SSEValidationError);
+    assert.equal(stream.readyState, 2);
+    assert.deepEqual(told, [
+      ["close", "error", failed],
+      ["error", "client", failed],
+    ]);
+    assert.deepEqual(await stream.next(), { done: true, value: undefined });
+  });
+
   test("a typed relay sends its map's events as JSON", async () => {
     const upstream = new Response(
       'data: "Hel"\n\ndata: "lo"\n\ndata: [DONE]\n\n',
