@@ -20,14 +20,40 @@ import {
   type TypedSSEEvent,
 } from "./events.ts";
 
-/** What `map` may turn one upstream message into. */
+/**
+ * What `map` may turn one upstream message into.
+ *
+ * @example One event, several, or nothing
+ * ```ts
+ * import type { RelayMapResult, SSEMessage } from "@ssekit/ssekit";
+ *
+ * function map(message: SSEMessage): RelayMapResult {
+ *   if (message.data === "[DONE]") return { event: "done", data: "" };
+ *   if (message.type === "ping") return undefined; // dropped
+ *   return message.data.split(" "); // one event per word
+ * }
+ * ```
+ */
 export type RelayMapResult<E = SSEEvent | string> =
   | E
   | Iterable<E>
   | void
   | undefined;
 
-/** What a function upstream is told besides its signal. */
+/**
+ * What a function upstream is told besides its signal.
+ *
+ * @example Resuming upstream where the client resumes
+ * ```ts
+ * import type { RelayUpstreamContext } from "@ssekit/ssekit";
+ *
+ * const upstream = (signal: AbortSignal, { lastEventId }: RelayUpstreamContext) =>
+ *   fetch("http://127.0.0.1:9/events", {
+ *     headers: lastEventId ? { "Last-Event-ID": lastEventId } : {},
+ *     signal,
+ *   });
+ * ```
+ */
 export interface RelayUpstreamContext {
   /**
    * The id the client resumes from (the relay's `lastEventId` option, `""`
@@ -40,6 +66,18 @@ export interface RelayUpstreamContext {
  * The upstream: a `Response`, a promise of one, or (recommended) a function
  * that starts the request with the given signal, so the relay can abort it
  * when the client leaves, and with the id the client resumes from.
+ *
+ * @example A response made here, as a test's upstream might be
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { relaySSE, type RelayUpstream } from "@ssekit/ssekit";
+ *
+ * const upstream: RelayUpstream = new Response("id: 7\ndata: hi\n\n", {
+ *   headers: { "Content-Type": "text/event-stream" },
+ * });
+ * const text = await relaySSE(upstream).text();
+ * assert.match(text, /data: hi\n/);
+ * ```
  */
 export type RelayUpstream =
   | Response
@@ -49,7 +87,24 @@ export type RelayUpstream =
     context: RelayUpstreamContext,
   ) => Response | PromiseLike<Response>);
 
-/** Options for {@linkcode relaySSE}: those of `createSSEStream`, plus these. */
+/**
+ * Options for {@linkcode relaySSE}: those of `createSSEStream`, plus these.
+ *
+ * @example Renaming events, with a time limit and the client's resume point
+ * ```ts
+ * import { getLastEventId, type RelaySSEOptions } from "@ssekit/ssekit";
+ *
+ * const request = new Request("http://127.0.0.1/chat", {
+ *   headers: { "Last-Event-ID": "41" },
+ * });
+ * const options: RelaySSEOptions = {
+ *   map: (message) => ({ event: "token", data: message.data }),
+ *   timeout: 60_000,
+ *   lastEventId: getLastEventId(request),
+ *   signal: request.signal,
+ * };
+ * ```
+ */
 export interface RelaySSEOptions extends SSEStreamOptions {
   /**
    * Turns each upstream message into the events to send: one event (or a
@@ -95,25 +150,32 @@ export interface RelaySSEOptions extends SSEStreamOptions {
  *   body or stack is leaked).
  *
  * @example Forwarding only the token deltas of an OpenAI-style stream
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { relaySSE } from "@ssekit/ssekit";
  *
- * Deno.serve((request) =>
- *   relaySSE((signal) =>
- *     fetch("https://api.example.com/v1/chat/completions", {
- *       method: "POST",
- *       headers: { "Content-Type": "application/json" },
- *       body: JSON.stringify({ stream: true, messages: [] }),
- *       signal,
- *     }), {
+ * // The upstream here is a fetch handler standing in for the API; in an app
+ * // it is `fetch("https://api.example.com/v1/chat/completions", { …, signal })`.
+ * const api = (_: Request) =>
+ *   new Response(
+ *     'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n' +
+ *       'data: {"choices":[{"delta":{"content":"lo"}}]}\n\ndata: [DONE]\n\n',
+ *     { headers: { "Content-Type": "text/event-stream" } },
+ *   );
+ *
+ * // The handler: give it to Deno.serve, Bun.serve, a Worker or `serve()`.
+ * const handler = (request: Request) =>
+ *   relaySSE((signal) => api(new Request("http://api.test/", { signal })), {
  *     signal: request.signal,
  *     map: (message) => {
  *       if (message.data === "[DONE]") return { event: "done", data: "" };
  *       const token = JSON.parse(message.data).choices[0]?.delta?.content;
  *       return token ? { data: token } : undefined;
  *     },
- *   })
- * );
+ *   });
+ *
+ * const text = await handler(new Request("http://127.0.0.1/")).text();
+ * assert.match(text, /data: Hel\n\ndata: lo\n\nevent: done\ndata: \n\n/);
  * ```
  *
  * @param upstream The upstream response, a promise of it, or a function
