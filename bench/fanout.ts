@@ -50,7 +50,13 @@
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -117,6 +123,7 @@ function build(): string {
   const client = join(root(), ".build", "fanout_client");
   const source = join(root(), "bench", "fanout_client.c");
   if (!newer(client, [source])) {
+    mkdirSync(join(root(), ".build"), { recursive: true });
     const gcc = spawnSync("gcc", ["-O2", "-Wall", "-o", client, source], {
       stdio: "inherit",
     });
