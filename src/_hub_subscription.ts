@@ -15,6 +15,7 @@
 
 import type { HubEntry, HubStore } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
+import { type PushReceiver, PushSource } from "./stream.ts";
 import {
   callHook,
   type SSEHooks,
@@ -63,7 +64,32 @@ const DONE: IteratorResult<SSEEvent> = Object.freeze({
   value: undefined,
 });
 
-export class Subscription implements AsyncIterableIterator<SSEEvent> {
+// The consumer of a pending next(): it takes one event.
+class NextWaiter implements PushReceiver {
+  resolve: (result: IteratorResult<SSEEvent>) => void;
+  reject: (reason: unknown) => void;
+
+  constructor(
+    resolve: (result: IteratorResult<SSEEvent>) => void,
+    reject: (reason: unknown) => void,
+  ) {
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  deliver(value: unknown): boolean {
+    this.resolve({ value: value as SSEEvent, done: false });
+    return false;
+  }
+
+  sourceEnded(failure?: { reason: unknown }): void {
+    if (failure) this.reject(failure.reason);
+    else this.resolve(DONE);
+  }
+}
+
+export class Subscription extends PushSource
+  implements AsyncIterableIterator<SSEEvent> {
   readonly #hub: SubscriptionHost;
   readonly #topic: SubscribedTopic;
   readonly #signal: AbortSignal | undefined;
@@ -87,8 +113,13 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   #cursor: string | undefined;
   /** Live entries are past the cursor from here on: no more comparing. */
   #synced: boolean;
-  #resolve: ((result: IteratorResult<SSEEvent>) => void) | undefined;
-  #reject: ((reason: unknown) => void) | undefined;
+  /**
+   * The consumer waiting for events: a stream's body (see pushTo), which
+   * stays while it wants more, or a pending next(). There is one only
+   * while nothing is queued.
+   */
+  #waiter: PushReceiver | undefined;
+  /** The pending next(), which later calls wait for. */
   #waiting: Promise<IteratorResult<SSEEvent>> | undefined;
   #failure: { reason: unknown } | undefined;
   #retry = 0;
@@ -99,6 +130,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     lastEventId: string | undefined,
     signal: AbortSignal | undefined,
   ) {
+    super();
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
@@ -173,14 +205,26 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
       return Promise.resolve(DONE);
     }
     this.#waiting = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
+      this.#waiter = new NextWaiter(resolve, reject);
     });
     if (this.#state === "replay" && !this.#reading) void this.#replay();
     return this.#waiting;
   }
 
-  return(): Promise<IteratorResult<SSEEvent>> {
+  /**
+   * A stream's body takes the events: what is queued at once, then each
+   * as it comes, in the call that brings it (a publish), for as long as the
+   * body asks for more.
+   */
+  override pushTo(receiver: PushReceiver): void {
+    this.#waiter = receiver;
+    this.#wake();
+    if (
+      this.#waiter !== undefined && this.#state === "replay" && !this.#reading
+    ) void this.#replay();
+  }
+
+  override return(): Promise<IteratorResult<SSEEvent>> {
     this.#end();
     return Promise.resolve(DONE);
   }
@@ -206,17 +250,6 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
       return;
     }
     if (state !== "live" || !this.#isNew(entry)) return;
-    const resolve = this.#resolve;
-    if (
-      resolve && this.#head === this.#queue.length && this.#lost === undefined
-    ) {
-      // A waiting consumer has nothing queued: hand the entry over.
-      this.#settled();
-      this.#cursor = entry.id;
-      if (entry.end) this.#release();
-      resolve({ value: entry, done: false });
-      return;
-    }
     if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
       if (!this.#hub.dropOldest) return this.#fallBehind();
       this.#shift();
@@ -226,7 +259,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     }
     this.#cursor = entry.id;
     this.#queue.push(entry);
-    if (resolve) this.#wake();
+    if (this.#waiter) this.#wake();
   }
 
   // More than maxQueue behind: a fast publisher, a burst, or a consumer
@@ -266,15 +299,8 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     if (state !== "live") return;
     const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
     this.#reset("history");
-    const resolve = this.#resolve;
-    if (
-      resolve && this.#head === this.#queue.length && this.#lost === undefined
-    ) {
-      this.#settled();
-      resolve({ value: reset, done: false });
-      return;
-    }
     this.#queue.push(reset);
+    if (this.#waiter) this.#wake();
   }
 
   /**
@@ -300,13 +326,8 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   fail(reason: unknown): void {
     if (this.#state === "ended") return;
     this.#release();
-    const reject = this.#reject;
-    if (reject) {
-      this.#settled();
-      reject(reason);
-    } else {
-      this.#failure = { reason };
-    }
+    this.#failure = { reason };
+    this.#wake();
   }
 
   #onAbort = (): void => this.#end();
@@ -314,11 +335,7 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
   #end(): void {
     if (this.#state === "ended") return;
     this.#release();
-    const resolve = this.#resolve;
-    if (resolve) {
-      this.#settled();
-      resolve(DONE);
-    }
+    this.#wake();
   }
 
   #release(): void {
@@ -331,22 +348,24 @@ export class Subscription implements AsyncIterableIterator<SSEEvent> {
     this.#hub.leave(this.#topic, this);
   }
 
-  #settled(): void {
-    this.#resolve = undefined;
-    this.#reject = undefined;
-    this.#waiting = undefined;
-  }
-
+  // Hands the waiting consumer what is ready, while it takes more; then
+  // the end, once there is one.
   #wake(): void {
-    const resolve = this.#resolve;
-    if (!resolve) return;
-    const value = this.#take();
-    if (value !== undefined) {
-      this.#settled();
-      resolve({ value, done: false });
-    } else if (this.#state === "ended") {
-      this.#settled();
-      resolve(DONE);
+    for (let waiter = this.#waiter; waiter; waiter = this.#waiter) {
+      const value = this.#take();
+      if (value === undefined && this.#state !== "ended") return;
+      this.#waiter = undefined;
+      this.#waiting = undefined;
+      if (value !== undefined) {
+        const more = this.#head < this.#queue.length ||
+          this.#lost !== undefined || this.#state === "closing";
+        // Stays the waiter if it asks for more and nothing replaced it.
+        if (waiter.deliver(value, more)) this.#waiter ??= waiter;
+      } else {
+        const failure = this.#failure;
+        this.#failure = undefined;
+        waiter.sourceEnded(failure);
+      }
     }
   }
 

@@ -816,14 +816,33 @@ class HubCore implements Hub, SubscriptionHost {
     if (existing) return existing;
     const subscribers = new Set<Subscription>();
     const aborter = new AbortController();
-    const handler: HubTailHandler = {
-      entry(entry) {
-        if (entry.end) topic.end = entry.id;
-        for (const subscription of subscribers) subscription.push(entry);
-      },
-      gap() {
+    // Subscriptions write to their streams within push (see pushTo), where
+    // hooks run: an entry a hook publishes waits for the one under way,
+    // so every subscriber gets both in order. undefined stands for a gap.
+    let delivering = false;
+    const later: (HubEntry | undefined)[] = [];
+    const deliver = (entry: HubEntry | undefined) => {
+      if (entry === undefined) {
         for (const subscription of subscribers) subscription.gap();
-      },
+        return;
+      }
+      if (entry.end) topic.end = entry.id;
+      for (const subscription of subscribers) subscription.push(entry);
+    };
+    const fanOut = (entry: HubEntry | undefined) => {
+      if (delivering) return void later.push(entry);
+      delivering = true;
+      try {
+        deliver(entry);
+        for (let i = 0; i < later.length; i++) deliver(later[i]);
+      } finally {
+        delivering = false;
+        later.length = 0;
+      }
+    };
+    const handler: HubTailHandler = {
+      entry: fanOut,
+      gap: () => fanOut(undefined),
       error: (reason) => {
         if (this.hooks) {
           callHook(

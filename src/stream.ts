@@ -270,6 +270,32 @@ export interface FormattedEvents {
   readonly [FORMATTED]: string;
 }
 
+/**
+ * A source that hands its events to the body as they come instead of being
+ * iterated: the hub's subscriptions. `pushTo(receiver)` hands the receiver
+ * what is ready, and goes on handing it events as they come for as long as
+ * it asks for more; `return()` ends it. A class, so only ssekit's own
+ * sources (it is not exported from the package) are taken for one.
+ */
+export abstract class PushSource {
+  /** Hands `receiver` events while it asks for more. */
+  abstract pushTo(receiver: PushReceiver): void;
+  /** Ends the source. */
+  abstract return(): unknown;
+}
+
+/** What a {@linkcode PushSource} hands its events to: the body. */
+export interface PushReceiver {
+  /**
+   * Takes an event; `more` says whether another is ready at once, so the
+   * events ready together share a chunk. Returns whether it takes another
+   * now: otherwise the source keeps its events until the next `pushTo`.
+   */
+  deliver(value: unknown, more: boolean): boolean;
+  /** The source ended, or failed with `failure.reason`. */
+  sourceEnded(failure?: { reason: unknown }): void;
+}
+
 // How a source is read: a ReadableStream through its reader, an async
 // iterable or an iterable through its iterator. A number on the stream
 // rather than an object of closures per stream: thousands of streams sit
@@ -277,8 +303,10 @@ export interface FormattedEvents {
 const READER = 1;
 const ASYNC = 2;
 const SYNC = 3;
+const PUSHES = 4;
 
 type SourceReader =
+  | PushSource
   | ReadableStreamDefaultReader<unknown>
   | Iterator<unknown>
   | AsyncIterator<unknown>;
@@ -296,6 +324,7 @@ function quietly(cleanup: () => unknown): void {
 
 function sourceKind(source: unknown): number {
   const candidate = source as Record<PropertyKey, unknown> | null;
+  if (source instanceof PushSource) return PUSHES;
   if (typeof candidate?.getReader === "function") return READER;
   if (typeof candidate?.[Symbol.asyncIterator] === "function") return ASYNC;
   if (
@@ -316,6 +345,8 @@ function openSource(kind: number, source: unknown): SourceReader {
     ? (source as ReadableStream<unknown>).getReader()
     : kind === ASYNC
     ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+    : kind === PUSHES
+    ? source as PushSource
     : (source as Iterable<unknown>)[Symbol.iterator]();
 }
 
@@ -494,7 +525,8 @@ export function adoptSSEBody(response: Response): AdoptedSSEBody | undefined {
  * per stream, where a closure per step would cost each idle stream its own
  * functions and their context.
  */
-class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
+class SSEBody
+  implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody, PushReceiver {
   controller!: SSESink;
   options: SSEStreamOptions;
   keepAlive: number;
@@ -533,6 +565,10 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   wanted: boolean | undefined = undefined;
   /** The task that ends a long burst, while the watcher waits for it. */
   burstTask: unknown = undefined;
+  /** A pushing source may hand events to `deliver` (see `listen`). */
+  listening = false;
+  /** Resolves an adopted body's pull once it stops listening. */
+  parked: (() => void) | undefined = undefined;
 
   constructor(
     options: SSEStreamOptions,
@@ -551,6 +587,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
 
   begin(sink: SSESink): void {
     this.controller = sink;
+    this.wanted = undefined;
     sink.enqueue(encoder.encode(prelude(this.options)));
   }
 
@@ -690,6 +727,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
   finish(_reason: SSECloseReason, _error?: unknown): void {
     this.finished = true;
     unschedule(this);
+    this.unlisten();
     // An ended stream leaves no timer behind, the burst's task included.
     if (this.burstTask !== undefined) clearTask(this.burstTask);
     this.options.signal?.removeEventListener("abort", this);
@@ -751,7 +789,58 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       this.lastWrite = Date.now();
       schedule(this, this.keepAlive);
     }
-    return this.reader ? this.read() : this.open();
+    return this.reader ? this.consume() : this.open();
+  }
+
+  consume(): Promise<void> | void {
+    return this.kind === PUSHES ? this.listen() : this.read();
+  }
+
+  // Asks a pushing source for events, which it hands to `deliver` at once,
+  // with no promise, watcher or iterator result per event. A stream's pull
+  // need not wait for them; an adopted body's pump waits until the body
+  // stops taking events (its sink is full) or ends, and then pulls again.
+  listen(): Promise<void> | void {
+    this.listening = true;
+    (this.reader as PushSource).pushTo(this);
+    if (!this.listening || this.wanted !== undefined) return;
+    return new Promise((resolve) => this.parked = resolve);
+  }
+
+  unlisten(): void {
+    this.listening = false;
+    const parked = this.parked;
+    if (parked === undefined) return;
+    this.parked = undefined;
+    parked();
+  }
+
+  // The source knows whether more is ready, so the text is flushed as soon
+  // as nothing is: no watcher needed to find out.
+  deliver(value: unknown, more: boolean): boolean {
+    if (!this.finished && this.take(value, false)) {
+      if (!more) this.flush();
+      if (
+        !this.finished && (this.wanted || this.controller.desiredSize! > 0)
+      ) return true;
+    }
+    this.unlisten();
+    if (!this.finished) this.blocked();
+    return false;
+  }
+
+  sourceEnded(failure?: { reason: unknown }): void {
+    this.unlisten();
+    if (this.finished) return;
+    if (failure) this.fail(failure.reason, false);
+    else this.complete();
+  }
+
+  // The source is done: what is pending goes out, then the end.
+  complete(): void {
+    this.flush();
+    this.finish("done");
+    this.end();
   }
 
   // Makes the source of a function source, at the first read.
@@ -768,7 +857,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
     } catch (error) {
       return this.fail(error, false);
     }
-    return this.read();
+    return this.consume();
   }
 
   // Takes events while the body has demand. Kept small, and the formatting
@@ -790,11 +879,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
             : (this.reader as Iterator<unknown>).next();
         if (!sync) step = await step;
         if (this.finished) return;
-        if ((step as IteratorResult<unknown>).done) {
-          this.flush();
-          this.finish("done");
-          return this.end();
-        }
+        if ((step as IteratorResult<unknown>).done) return this.complete();
         item = (step as IteratorResult<unknown>).value;
         step = undefined!;
         if (sync && isThenable(item)) {
@@ -807,15 +892,16 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       // Pending text is flushed by the watcher even after we return, so
       // demand alone decides whether to take another event: a waiting read
       // not yet answered, or room in the sink.
-      if (!this.take(item)) return;
+      if (!this.take(item, true)) return;
       if (!this.wanted && this.controller.desiredSize! <= 0) {
         return this.blocked();
       }
     }
   }
 
-  // Formats an event into the pending text; false when it ended the stream.
-  take(item: unknown): boolean {
+  // Formats an event into the pending text, and has the watcher flush it
+  // if `watch`; false when it ended the stream.
+  take(item: unknown, watch: boolean): boolean {
     let text: string;
     let shared: Encoded | undefined;
     try {
@@ -835,7 +921,7 @@ class SSEBody implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody {
       this.append(text, shared);
       this.appended++;
       if (this.pending.length >= CHUNK_CHARS) this.flush();
-      else if (!this.watching) this.watch();
+      else if (watch && !this.watching) this.watch();
     }
     return true;
   }
