@@ -49,6 +49,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
+import { Buffer } from "node:buffer";
 import type { AddressInfo, Socket } from "node:net";
 import { describe } from "./_checks.ts";
 import type { SSELogger } from "./hooks.ts";
@@ -318,12 +319,28 @@ function toRequest(
   return new Request(requestURL(req), init);
 }
 
+// A Buffer over the last chunk written, reused while the chunk is: a hub
+// writes one event's bytes to thousands of responses in a row, and
+// node:http would make a Buffer of them for each write.
+let lastChunk: Uint8Array | undefined;
+let lastBuffer: Buffer | undefined;
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  if (chunk !== lastChunk) {
+    lastChunk = chunk;
+    lastBuffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  return lastBuffer!;
+}
+
 // Writes a createSSEStream body straight to the response, with the demand
 // the body asks for standing in for a stream's: more while the socket takes
 // it, none while it waits for "drain".
 class ResponseSink implements SSESink {
   res: ServerResponse;
   body: AdoptedSSEBody;
+  /** Written out as given: node:http neither changes nor keeps a chunk. */
+  readonly keepsBytesIntact = true;
   open = true;
   full = false;
   /** Resolves the pump's wait for "drain", while there is one. */
@@ -339,7 +356,7 @@ class ResponseSink implements SSESink {
   }
 
   enqueue(chunk: Uint8Array): void {
-    if (!this.open || this.res.write(chunk) || this.full) return;
+    if (!this.open || this.res.write(asBuffer(chunk)) || this.full) return;
     this.full = true;
     // A "drain" listener only while waiting: an idle stream keeps none.
     this.res.once("drain", () => {

@@ -473,6 +473,12 @@ export interface SSESink {
   readonly desiredSize: number | null;
   /** Sends bytes. */
   enqueue(chunk: Uint8Array): void;
+  /**
+   * Whether the sink neither changes nor hands on the bytes it is given
+   * (node:http only writes them out), so bytes that many streams send (a
+   * hub's event) can be given to it as they are, not copied per stream.
+   */
+  readonly keepsBytesIntact?: boolean;
   /** Ends the body. */
   close(): void;
   /** Gives the body up: the connection is dropped rather than ended. */
@@ -680,10 +686,16 @@ class SSEBody
 
   flush(): void {
     if (this.pending === "") return;
-    // Each stream gets its own copy: a server may transfer what it writes.
-    const bytes = this.pendingShared
-      ? this.pendingShared.bytes.slice()
-      : encoder.encode(this.pending);
+    // Bytes shared by many streams are copied for a stream's reader: a
+    // stream's consumer may change or transfer the chunks it reads (the
+    // fetch standard lets a user agent detach them, whatwg/fetch#330),
+    // which would take the event from every other stream.
+    const shared = this.pendingShared;
+    const bytes = shared === undefined
+      ? encoder.encode(this.pending)
+      : this.controller.keepsBytesIntact
+      ? shared.bytes
+      : shared.bytes.slice();
     this.pending = "";
     this.pendingShared = undefined;
     if (this.wanted) this.wanted = false;
