@@ -15,6 +15,7 @@ import {
   type TypedSSEEvent,
 } from "./events.ts";
 import { describe, isThenable } from "./_checks.ts";
+import { schedule, type Timed, unschedule } from "./_stream_timer.ts";
 import {
   callHook,
   checkHookOptions,
@@ -442,28 +443,6 @@ function defaultOnError(error: unknown, logger: SSELogger): SSEEvent {
   return GENERIC_ERROR;
 }
 
-// One timer per stream watches both clocks: keep-alive (how long since the
-// last write) and stall (how long the client has taken nothing while output
-// waits). It checks them when it fires rather than being reset by every
-// write. Not one timer shared by all streams: where each request has its
-// own context (Cloudflare Workers), a timer belongs to the request that set
-// it and may not touch another request's stream. The stream rides along as
-// the timer's argument, so no closure per stream.
-function schedule(body: SSEBody, delay: number): void {
-  body.timer = setTimeout(check, delay, body);
-  body.due = Date.now() + delay;
-}
-
-function unschedule(body: SSEBody): void {
-  if (body.timer !== undefined) clearTimeout(body.timer);
-  body.timer = undefined;
-}
-
-function check(body: SSEBody): void {
-  body.timer = undefined;
-  if (!body.finished) body.tick(Date.now());
-}
-
 /**
  * Where a body's bytes go: the controller of its `ReadableStream`, or a
  * server that adopted the body (see {@linkcode adoptSSEBody}).
@@ -532,7 +511,11 @@ export function adoptSSEBody(response: Response): AdoptedSSEBody | undefined {
  * functions and their context.
  */
 class SSEBody
-  implements UnderlyingDefaultSource<Uint8Array>, AdoptedSSEBody, PushReceiver {
+  implements
+    UnderlyingDefaultSource<Uint8Array>,
+    AdoptedSSEBody,
+    PushReceiver,
+    Timed {
   controller!: SSESink;
   options: SSEStreamOptions;
   keepAlive: number;
@@ -553,9 +536,11 @@ class SSEBody
   lastWrite = 0;
   /** Since when output has waited for demand (0: it has not). */
   blockedAt = 0;
-  /** The keep-alive and stall timer (see `tick`), and when it fires. */
+  /** The keep-alive and stall timer (see `tick` and _stream_timer.ts). */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   due = 0;
+  spent: ReturnType<typeof setTimeout> | undefined = undefined;
+  spentDelay = 0;
   /** Whole events formatted but not yet enqueued. */
   pending = "";
   /** The shared encoding of the pending text, while it is one shared event. */

@@ -1,0 +1,63 @@
+/**
+ * The one timer of each stream (internal to createSSEStream), which
+ * watches both clocks: keep-alive (how long since the last write) and stall
+ * (how long the client has taken nothing while output waits). It checks
+ * them when it fires rather than being reset by every write.
+ *
+ * Not one timer shared by all streams: where each request has its own
+ * context (Cloudflare Workers), a timer belongs to the request that set it
+ * and may not touch another request's stream. The stream rides along as
+ * the timer's argument, so no closure per stream; and a timer that fired
+ * is re-armed with `refresh()` where the runtime has it (Node, Bun, Deno's
+ * Node timers) for the same delay, so an idle stream makes no new timer
+ * every period.
+ *
+ * @module
+ */
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** What the timer needs of its stream. */
+export interface Timed {
+  /** The armed timer, undefined while none is. */
+  timer: Timer | undefined;
+  /** When the armed timer fires (ms since the epoch). */
+  due: number;
+  /** The last timer that fired, and its delay, for `refresh()`. */
+  spent: Timer | undefined;
+  spentDelay: number;
+  readonly finished: boolean;
+  /** Checks the clocks at `now`, and schedules the next check. */
+  tick(now: number): void;
+}
+
+/** Arms the stream's timer to check in `delay` ms. */
+export function schedule(timed: Timed, delay: number): void {
+  const spent = timed.spent;
+  timed.spent = undefined;
+  if (
+    spent !== undefined && timed.spentDelay === delay &&
+    typeof (spent as { refresh?: unknown }).refresh === "function"
+  ) {
+    timed.timer = (spent as unknown as { refresh(): Timer }).refresh();
+  } else {
+    timed.timer = setTimeout(check, delay, timed, delay);
+  }
+  timed.due = Date.now() + delay;
+}
+
+/** Disarms the stream's timer. */
+export function unschedule(timed: Timed): void {
+  if (timed.timer !== undefined) clearTimeout(timed.timer);
+  timed.timer = undefined;
+  timed.spent = undefined;
+}
+
+function check(timed: Timed, delay: number): void {
+  timed.spent = timed.timer;
+  timed.spentDelay = delay;
+  timed.timer = undefined;
+  if (!timed.finished) timed.tick(Date.now());
+  // Not re-armed: nothing may refresh it later.
+  if (timed.timer === undefined) timed.spent = undefined;
+}
