@@ -298,13 +298,10 @@ export interface PushReceiver {
 }
 
 // How a source is read: a ReadableStream through its reader, an async
-// iterable or an iterable through its iterator. A number on the stream
-// rather than an object of closures per stream: thousands of streams sit
-// idle at once.
-const READER = 1;
-const ASYNC = 2;
-const SYNC = 3;
-const PUSHES = 4;
+// iterable or an iterable through its iterator, a hub's pushes as they
+// come; "none" until it is opened. A string on the stream rather than an
+// object of closures per stream: thousands of streams sit idle at once.
+type SourceKind = "none" | "reader" | "async" | "sync" | "pushes";
 
 type SourceReader =
   | PushSource
@@ -323,16 +320,16 @@ function quietly(cleanup: () => unknown): void {
   }
 }
 
-function sourceKind(source: unknown): number {
+function sourceKind(source: unknown): SourceKind {
   const candidate = source as Record<PropertyKey, unknown> | null;
-  if (source instanceof PushSource) return PUSHES;
-  if (typeof candidate?.getReader === "function") return READER;
-  if (typeof candidate?.[Symbol.asyncIterator] === "function") return ASYNC;
+  if (source instanceof PushSource) return "pushes";
+  if (typeof candidate?.getReader === "function") return "reader";
+  if (typeof candidate?.[Symbol.asyncIterator] === "function") return "async";
   if (
     typeof source === "object" &&
     typeof candidate?.[Symbol.iterator] === "function"
   ) {
-    return SYNC;
+    return "sync";
   }
   throw new TypeError(
     `Invalid SSE source: expected an async iterable, an iterable, a ReadableStream or a function returning one, got ${
@@ -341,23 +338,23 @@ function sourceKind(source: unknown): number {
   );
 }
 
-function openSource(kind: number, source: unknown): SourceReader {
-  return kind === READER
+function openSource(kind: SourceKind, source: unknown): SourceReader {
+  return kind === "reader"
     ? (source as ReadableStream<unknown>).getReader()
-    : kind === ASYNC
+    : kind === "async"
     ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-    : kind === PUSHES
+    : kind === "pushes"
     ? source as PushSource
     : (source as Iterable<unknown>)[Symbol.iterator]();
 }
 
 function closeSource(
-  kind: number,
+  kind: SourceKind,
   reader: SourceReader,
   reason: unknown,
 ): void {
   quietly(() =>
-    kind === READER
+    kind === "reader"
       ? (reader as ReadableStreamDefaultReader<unknown>).cancel(reason)
       : (reader as Iterator<unknown>).return?.()
   );
@@ -522,8 +519,8 @@ class SSEBody
   stallTimeout: number;
   /** A typed stream: every event's data goes as JSON. */
   typed = false;
-  /** The source once opened: its kind (0 until then) and reader. */
-  kind = 0;
+  /** The source once opened: its kind and reader. */
+  kind: SourceKind = "none";
   reader: SourceReader | undefined;
   /** A function source, until it has made the source. */
   makeSource: ((signal: AbortSignal) => unknown) | undefined;
@@ -790,7 +787,7 @@ class SSEBody
   }
 
   consume(): Promise<void> | void {
-    return this.kind === PUSHES ? this.listen() : this.read();
+    return this.kind === "pushes" ? this.listen() : this.read();
   }
 
   // Asks a pushing source for events, which it hands to `deliver` at once,
@@ -861,7 +858,7 @@ class SSEBody
   // out of it, because an idle stream waits inside it: a suspended async
   // function keeps a slot for every local it has.
   async read(): Promise<void> {
-    const sync = this.kind === SYNC;
+    const sync = this.kind === "sync";
     for (;;) {
       // The step and the item are overwritten before every wait: the
       // suspended function keeps its variables, and an idle stream must
@@ -870,7 +867,7 @@ class SSEBody
       try {
         let step:
           | IteratorResult<unknown>
-          | PromiseLike<IteratorResult<unknown>> = this.kind === READER
+          | PromiseLike<IteratorResult<unknown>> = this.kind === "reader"
             ? (this.reader as ReadableStreamDefaultReader<unknown>)
               .read() as Promise<IteratorResult<unknown>>
             : (this.reader as Iterator<unknown>).next();
