@@ -15,7 +15,7 @@ import { formatEvent, type FormatEventOptions } from "./encode.ts";
 import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
 import type { SSEEvent } from "./types.ts";
 import { getLastEventId } from "./last_event_id.ts";
-import { describe } from "./_checks.ts";
+import { checkCallback, checkOption, describe, isCount } from "./_checks.ts";
 import {
   callHook,
   checkHookOptions,
@@ -32,6 +32,7 @@ import type {
   HubStore,
   HubTailHandler,
 } from "./store.ts";
+import { historyBounds } from "./store.ts";
 import { memoryStore } from "./memory_store.ts";
 import {
   checkEvents,
@@ -404,6 +405,8 @@ export interface Hub {
   close(): Promise<void>;
 }
 
+/** Who the hub's options are given to, as option errors name it. */
+const OWNER = "createHub";
 const DEFAULT_MAX_QUEUE = 256;
 const DEFAULT_CLOSE_RETRY = { min: 1_000, max: 5_000 };
 function hubClosed(method: string): TypeError {
@@ -489,93 +492,94 @@ class HubCore implements Hub, SubscriptionHost {
   #closing: Promise<void> | undefined;
 
   constructor(options: HubOptions) {
-    if (options.store !== undefined && options.history !== undefined) {
-      throw new TypeError(
-        "Invalid hub options: history configures the default memory store; with a store, give the bounds to the store (memoryStore({ max, ttl }))",
-      );
-    }
-    const store = options.store ?? memoryStore(options.history ?? {});
+    checkOption(
+      options.store === undefined || options.history === undefined,
+      OWNER,
+      "history",
+      "no history beside a store: history configures the default memory store; give the bounds to the store (memoryStore({ max, ttl }))",
+      options.history,
+    );
+    // Checked here, not in memoryStore, so the message names createHub's
+    // history option.
+    const store = options.store ??
+      memoryStore(historyBounds(options.history ?? {}));
     for (
       const method of ["append", "read", "tail", "compare", "close"] as const
     ) {
-      if (typeof store?.[method] !== "function") {
-        throw new TypeError(
-          `Invalid hub option "store": expected a HubStore with append, read, tail, compare and close methods; ${method} is ${typeof store
-            ?.[
-              method
-            ]}`,
-        );
-      }
+      checkOption(
+        typeof store?.[method] === "function",
+        OWNER,
+        "store",
+        `a HubStore with append, read, tail, compare and close methods (${method} is ${typeof store
+          ?.[method]})`,
+        store,
+      );
     }
     this.store = store;
-    checkHookOptions(options);
+    checkHookOptions(options, OWNER);
     this.hooks = options.hooks;
     this.#logger = options.logger;
     this.logger = options.logger ?? console;
 
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
-    if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) {
-      throw new RangeError(
-        `Invalid hub option "maxQueue": expected a safe integer ≥ 1 (events per subscriber), got ${
-          String(maxQueue)
-        }`,
-      );
-    }
+    checkOption(
+      isCount(maxQueue, 1),
+      OWNER,
+      "maxQueue",
+      "a safe integer ≥ 1 (events per subscriber)",
+      maxQueue,
+      RangeError,
+    );
     this.maxQueue = maxQueue;
 
     const slow = options.slow ?? "disconnect";
-    if (slow !== "disconnect" && slow !== "drop-oldest") {
-      throw new TypeError(
-        `Invalid hub option "slow": expected "disconnect" or "drop-oldest", got ${
-          describe(slow)
-        }`,
-      );
-    }
+    checkOption(
+      slow === "disconnect" || slow === "drop-oldest",
+      OWNER,
+      "slow",
+      '"disconnect" or "drop-oldest"',
+      slow,
+    );
     this.dropOldest = slow === "drop-oldest";
 
     const resetEvent = options.resetEvent ?? "reset";
-    if (typeof resetEvent !== "string" || resetEvent === "") {
-      throw new TypeError(
-        `Invalid hub option "resetEvent": expected a non-empty event type, got ${
-          describe(resetEvent)
-        }`,
-      );
-    }
+    checkOption(
+      typeof resetEvent === "string" && resetEvent !== "",
+      OWNER,
+      "resetEvent",
+      "a non-empty event type",
+      resetEvent,
+    );
     formatEvent({ event: resetEvent }); // Throws on CR or LF.
     this.resetEvent = resetEvent;
 
     const { serialize } = options;
-    if (serialize !== undefined && typeof serialize !== "function") {
-      throw new TypeError(
-        `Invalid hub option "serialize": expected a function returning a string, got ${typeof serialize}`,
-      );
-    }
+    checkCallback(OWNER, "serialize", serialize);
     this.#serialize = serialize;
-    checkEvents(options.events);
+    checkEvents(options.events, OWNER);
     this.#events = options.events !== undefined;
 
     const { min, max } = options.closeRetry ?? DEFAULT_CLOSE_RETRY;
-    if (
-      !Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min < 0 ||
-      max < min
-    ) {
-      throw new RangeError(
-        `Invalid hub option "closeRetry": expected { min, max } with safe integer milliseconds, 0 ≤ min ≤ max, got ${
-          describe(options.closeRetry)
-        }`,
-      );
-    }
+    checkOption(
+      isCount(min, 0) && isCount(max, min),
+      OWNER,
+      "closeRetry",
+      "{ min, max } with safe integer milliseconds, 0 ≤ min ≤ max",
+      options.closeRetry,
+      RangeError,
+    );
     this.#retryMin = min;
     this.#retrySpan = max - min;
 
     const maxRelays = options.maxRelays ?? DEFAULT_MAX_RELAYS;
-    if (!Number.isSafeInteger(maxRelays) || maxRelays < 1) {
-      throw new RangeError(
-        `Invalid hub option "maxRelays": expected a safe integer ≥ 1, got ${
-          describe(maxRelays)
-        }`,
-      );
-    }
+    checkOption(
+      isCount(maxRelays, 1),
+      OWNER,
+      "maxRelays",
+      "a safe integer ≥ 1",
+      maxRelays,
+      RangeError,
+    );
     // A run ends its own topic, also while the hub closes.
     this.#relays = new HubRelays({
       store,

@@ -50,6 +50,7 @@ import {
   type HubStore,
   type HubTailHandler,
 } from "./store.ts";
+import { checkOption } from "./_checks.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -164,13 +165,15 @@ function storeClosed(): TypeError {
  * @throws {TypeError} When `now` is not a function.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
-  const { max, ttl } = historyBounds(options);
+  const { max, ttl } = historyBounds(options, "memoryStore", "");
   const now = options.now ?? Date.now;
-  if (typeof now !== "function") {
-    throw new TypeError(
-      `Invalid memoryStore option "now": expected a function returning milliseconds, got ${typeof now}`,
-    );
-  }
+  checkOption(
+    typeof now === "function",
+    "memoryStore",
+    "now",
+    "a function returning milliseconds",
+    now,
+  );
   lastEpoch = Math.max(Date.now(), lastEpoch + 1);
   const epoch = String(lastEpoch);
   const prefix = epoch + "-";

@@ -353,31 +353,93 @@ describe("createHub: publish validation", () => {
   });
 
   test("rejects bad options with messages naming the option", () => {
-    const cases: [Parameters<typeof createHub>[0], RegExp, typeof Error][] = [
-      [{ maxQueue: 0 }, /maxQueue/, RangeError],
-      [{ maxQueue: 1.5 }, /maxQueue/, RangeError],
-      [{ slow: "block" as "disconnect" }, /"slow".*"drop-oldest"/, TypeError],
-      [{ history: { max: -1 } }, /history\.max/, RangeError],
-      [{ history: { ttl: 0 } }, /history\.ttl/, RangeError],
-      [{ store: memoryStore(), history: {} }, /give the bounds/, TypeError],
-      [{ store: {} as HubStore }, /HubStore/, TypeError],
-      [{ resetEvent: "a\nb" }, /"event"/, TypeError],
-      [{ resetEvent: "" }, /resetEvent/, TypeError],
-      [{ closeRetry: { min: 10, max: 5 } }, /closeRetry/, RangeError],
+    const bad = 'Invalid createHub option "';
+    const cases: [Parameters<typeof createHub>[0], string, typeof Error][] = [
+      [
+        { maxQueue: 0 },
+        `${bad}maxQueue": expected a safe integer ≥ 1 (events per subscriber), got number 0`,
+        RangeError,
+      ],
+      [
+        { maxQueue: 1.5 },
+        `${bad}maxQueue": expected a safe integer ≥ 1 (events per subscriber), got number 1.5`,
+        RangeError,
+      ],
+      [
+        { slow: "block" as "disconnect" },
+        `${bad}slow": expected "disconnect" or "drop-oldest", got "block"`,
+        TypeError,
+      ],
+      [
+        { history: { max: -1 } },
+        `${bad}history.max": expected a safe integer ≥ 0 (events per topic), got number -1`,
+        RangeError,
+      ],
+      [
+        { history: { ttl: 0 } },
+        `${bad}history.ttl": expected a positive number of milliseconds or Infinity, got number 0`,
+        RangeError,
+      ],
+      [
+        { store: memoryStore(), history: {} },
+        `${bad}history": expected no history beside a store: history configures the default memory store; give the bounds to the store (memoryStore({ max, ttl })), got an object`,
+        TypeError,
+      ],
+      [
+        { store: {} as HubStore },
+        `${bad}store": expected a HubStore with append, read, tail, compare and close methods (append is undefined), got an object`,
+        TypeError,
+      ],
+      [
+        { resetEvent: "a\nb" },
+        'Invalid SSE event field "event": it must be a string without CR or LF, got "a\\nb"',
+        TypeError,
+      ],
+      [
+        { resetEvent: "" },
+        `${bad}resetEvent": expected a non-empty event type, got ""`,
+        TypeError,
+      ],
+      [
+        { closeRetry: { min: 10, max: 5 } },
+        `${bad}closeRetry": expected { min, max } with safe integer milliseconds, 0 ≤ min ≤ max, got an object`,
+        RangeError,
+      ],
       [
         { serialize: "json" as unknown as () => string },
-        /serialize/,
+        `${bad}serialize": expected a function, got "json"`,
+        TypeError,
+      ],
+      [
+        { maxRelays: 0 },
+        `${bad}maxRelays": expected a safe integer ≥ 1, got number 0`,
+        RangeError,
+      ],
+      [
+        { events: 5 as unknown as undefined },
+        `${bad}events": expected the result of defineEvents(), got number 5`,
+        TypeError,
+      ],
+      [
+        { hooks: 5 as unknown as undefined },
+        `${bad}hooks": expected an object of hook functions, got number 5`,
         TypeError,
       ],
     ];
     for (const [options, message, kind] of cases) {
-      assert.throws(
-        () => createHub(options),
-        (error: unknown) =>
-          error instanceof kind && message.test(String(error)),
-        String(message),
-      );
+      assert.throws(() => createHub(options), { name: kind.name, message });
     }
+    // Given to the store directly, the bounds are the store's own options.
+    assert.throws(() => memoryStore({ max: -1 }), {
+      name: "RangeError",
+      message:
+        'Invalid memoryStore option "max": expected a safe integer ≥ 0 (events per topic), got number -1',
+    });
+    assert.throws(() => memoryStore({ now: 5 as unknown as () => number }), {
+      name: "TypeError",
+      message:
+        'Invalid memoryStore option "now": expected a function returning milliseconds, got number 5',
+    });
     assert.deepEqual(DEFAULT_HISTORY, { max: 1000, ttl: 300_000 });
   });
 });
