@@ -14,7 +14,13 @@ import {
   type SSEEvents,
   type TypedSSEEvent,
 } from "./events.ts";
-import { describe, isThenable } from "./_checks.ts";
+import {
+  checkCallback,
+  checkOption,
+  describe,
+  isObject,
+  isThenable,
+} from "./_checks.ts";
 import { schedule, type Timed, unschedule } from "./_stream_timer.ts";
 import {
   callHook,
@@ -297,6 +303,9 @@ export interface PushReceiver {
   sourceEnded(failure?: { reason: unknown }): void;
 }
 
+/** Who a stream's options are given to, as option errors name it. */
+const OWNER = "createSSEStream";
+
 // How a source is read: a ReadableStream through its reader, an async
 // iterable or an iterable through its iterator, a hub's pushes as they
 // come; "none" until it is opened. A string on the stream rather than an
@@ -390,49 +399,41 @@ function interval(
 ): number {
   if (value === undefined) return fallback;
   if (value === false) return 0;
-  if (typeof value !== "number" || !(value > 0 && value <= MAX_TIMEOUT)) {
-    throw new RangeError(
-      `Invalid ${name} option: expected false or milliseconds in (0, ${MAX_TIMEOUT}], got ${
-        describe(value)
-      }`,
-    );
-  }
+  checkOption(
+    typeof value === "number" && value > 0 && value <= MAX_TIMEOUT,
+    OWNER,
+    name,
+    `false or milliseconds in (0, ${MAX_TIMEOUT}]`,
+    value,
+    RangeError,
+  );
   return value;
 }
 
 function responseStatus(status: number | undefined): number {
   if (status === undefined) return 200;
-  if (
-    !Number.isInteger(status) || status < 200 || status > 599 ||
-    NULL_BODY.includes(status)
-  ) {
-    throw new RangeError(
-      `Invalid status option: expected an integer from 200 to 599 that allows a body (not 204, 205 or 304), got ${
-        describe(status)
-      }`,
-    );
-  }
+  checkOption(
+    Number.isInteger(status) && status >= 200 && status <= 599 &&
+      !NULL_BODY.includes(status),
+    OWNER,
+    "status",
+    "an integer from 200 to 599 that allows a body (not 204, 205 or 304)",
+    status,
+    RangeError,
+  );
   return status;
 }
 
-function checkFunction(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== "function") {
-    throw new TypeError(
-      `Invalid ${name} option: expected a function, got ${describe(value)}`,
-    );
-  }
-}
-
 function checkSignal(signal: unknown): void {
-  if (
-    signal !== undefined &&
-    typeof (signal as Partial<AbortSignal> | null)?.addEventListener !==
-      "function"
-  ) {
-    throw new TypeError(
-      `Invalid signal option: expected an AbortSignal, got ${describe(signal)}`,
-    );
-  }
+  checkOption(
+    signal === undefined ||
+      typeof (signal as Partial<AbortSignal> | null)?.addEventListener ===
+        "function",
+    OWNER,
+    "signal",
+    "an AbortSignal",
+    signal,
+  );
 }
 
 function defaultOnError(error: unknown, logger: SSELogger): SSEEvent {
@@ -1097,7 +1098,7 @@ export function createSSEStream(
 ): Response {
   // Every option is checked before the source is touched: a source taken
   // and then dropped by a throw here would never be closed.
-  if (typeof options !== "object" || options === null) {
+  if (!isObject(options)) {
     throw new TypeError(
       `Invalid createSSEStream options: expected an object, got ${
         describe(options)
@@ -1107,10 +1108,10 @@ export function createSSEStream(
   const status = responseStatus(options.status);
   const headers = responseHeaders(options.headers);
   checkSignal(options.signal);
-  checkEvents(options.events);
-  checkFunction("onError", options.onError);
-  checkFunction("serialize", options.serialize);
-  checkHookOptions(options);
+  checkEvents(options.events, OWNER);
+  checkCallback(OWNER, "onError", options.onError);
+  checkCallback(OWNER, "serialize", options.serialize);
+  checkHookOptions(options, OWNER);
   const keepAlive = interval(
     "keepAlive",
     options.keepAlive,

@@ -176,6 +176,59 @@ describe("createSSEStream: the response", () => {
     );
   });
 
+  test("names createSSEStream, the option and the value in one message style", () => {
+    const bad = 'Invalid createSSEStream option "';
+    const ms = "false or milliseconds in (0, 2147483647]";
+    const cases: [object, string, string][] = [
+      [
+        { status: 204 },
+        `${bad}status": expected an integer from 200 to 599 that allows a body (not 204, 205 or 304), got number 204`,
+        "RangeError",
+      ],
+      [
+        { signal: {} },
+        `${bad}signal": expected an AbortSignal, got an object`,
+        "TypeError",
+      ],
+      [
+        { onError: "log" },
+        `${bad}onError": expected a function, got "log"`,
+        "TypeError",
+      ],
+      [
+        { serialize: 1 },
+        `${bad}serialize": expected a function, got number 1`,
+        "TypeError",
+      ],
+      [
+        { keepAlive: -1 },
+        `${bad}keepAlive": expected ${ms}, got number -1`,
+        "RangeError",
+      ],
+      [
+        { stallTimeout: "30s" },
+        `${bad}stallTimeout": expected ${ms}, got "30s"`,
+        "RangeError",
+      ],
+      [
+        { events: 5 },
+        `${bad}events": expected the result of defineEvents(), got number 5`,
+        "TypeError",
+      ],
+      [
+        { hooks: 5 },
+        `${bad}hooks": expected an object of hook functions, got number 5`,
+        "TypeError",
+      ],
+    ];
+    for (const [options, message, name] of cases) {
+      assert.throws(
+        () => createSSEStream([], options as SSEStreamOptions),
+        { name, message },
+      );
+    }
+  });
+
   test("rejects bad keepAlive and retry options", () => {
     for (
       const keepAlive of [0, -1, Number.NaN, 2 ** 31, true as unknown as number]
