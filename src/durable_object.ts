@@ -28,6 +28,7 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  topicEnded,
 } from "./store.ts";
 import { checkOption } from "./_checks.ts";
 
@@ -115,14 +116,6 @@ const DIGITS = /^(?:0|[1-9][0-9]*)$/;
 const WIDTH = 16;
 // The most keys one delete() takes.
 const BATCH = 128;
-
-function topicEnded(topic: string): TypeError {
-  return new TypeError(
-    `The topic ${
-      JSON.stringify(topic)
-    } has ended: nothing can be appended to it until its history expires`,
-  );
-}
 
 /**
  * A {@linkcode HubStore} on a Durable Object's storage: per-topic histories

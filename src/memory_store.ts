@@ -49,6 +49,7 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  topicEnded,
 } from "./store.ts";
 import { checkOption } from "./_checks.ts";
 
@@ -117,14 +118,6 @@ function bucketOf(topic: string): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
   return (hash ^ (hash >>> 16)) >>> (32 - BUCKET_BITS);
-}
-
-function topicEnded(topic: string): TypeError {
-  return new TypeError(
-    `The topic ${
-      JSON.stringify(topic)
-    } has ended: nothing can be appended to it until its history expires`,
-  );
 }
 
 function storeClosed(): TypeError {

@@ -53,6 +53,7 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  topicEnded,
 } from "./store.ts";
 import { checkOption, isCount, isObject } from "./_checks.ts";
 import { callHook, checkHookOptions, type SSEHookOptions } from "./hooks.ts";
@@ -612,11 +613,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
         );
       } catch (error) {
         if (!String((error as Error)?.message).startsWith("ENDED")) throw error;
-        throw new TypeError(
-          `The topic ${
-            JSON.stringify(topic)
-          } has ended: nothing can be appended to it until its history expires`,
-        );
+        throw topicEnded(topic);
       } finally {
         slots.release();
       }

@@ -357,3 +357,15 @@ export function historyBounds(
   );
   return { max, ttl };
 }
+
+/**
+ * The error every store gives for an append to a topic that has ended.
+ * Internal: shared by the stores, not exported from the entry point.
+ */
+export function topicEnded(topic: string): TypeError {
+  return new TypeError(
+    `The topic ${
+      JSON.stringify(topic)
+    } has ended: nothing can be appended to it until its history expires`,
+  );
+}

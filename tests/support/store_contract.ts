@@ -95,8 +95,11 @@ export function storeContract(
       });
       await assert.rejects(
         async () => await store.append("t", { data: "late" }),
-        (error: unknown) =>
-          error instanceof TypeError && /has ended/.test(error.message),
+        {
+          name: "TypeError",
+          message:
+            'The topic "t" has ended: nothing can be appended to it until its history expires',
+        },
       );
       const read = await store.read("t", first, 10);
       assert.deepEqual(read, {
