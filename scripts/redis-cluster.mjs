@@ -62,13 +62,17 @@ function cli(port, args, ms = 5_000) {
   });
 }
 
-/** Polls `check` until it holds; throws naming `what` after `ms`. */
-async function until(check, what, ms) {
+/**
+ * Polls `check` until it holds; throws naming `what` after `ms`, with what
+ * `state` (if given) reports then.
+ */
+async function until(check, what, ms, state) {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) {
-      throw new Error(`Redis Cluster: ${what}, not within ${ms} ms`);
+      const now = state ? `; ${await state().catch((e) => e.message)}` : "";
+      throw new Error(`Redis Cluster: ${what}, not within ${ms} ms${now}`);
     }
     await sleep(100);
   }
@@ -168,6 +172,19 @@ export async function startRedisCluster({ nodeTimeout = 2_000 } = {}) {
       rmSync(dir, { recursive: true, force: true });
     })();
   const live = () => ports.filter((_, i) => running(children[i]));
+  // What each live node thinks, for a timeout's message.
+  const describe = async () =>
+    (await Promise.all(live().map(async (port) => {
+      const state = /cluster_state:(\w+)/.exec(
+        await cli(port, ["cluster", "info"]),
+      )?.[1];
+      const nodes = (await topology(port)).map((node) =>
+        `${node.port}${node.role === "master" ? "M" : "R"}${
+          node.failed ? "!" : ""
+        }`
+      );
+      return `${port} (${state}) sees ${nodes.join(" ")}`;
+    }))).join("; ");
   const agreed = async (port, masters) => {
     const info = await cli(port, ["cluster", "info"]);
     if (!info.includes("cluster_state:ok")) return false;
@@ -245,9 +262,23 @@ export async function startRedisCluster({ nodeTimeout = 2_000 } = {}) {
     const expected = (await masters()).map((p) =>
       p === from ? replica.port : p
     );
-    const reply = await cli(replica.port, ["cluster", "failover"]);
-    if (!reply.startsWith("OK")) {
-      throw new Error(`Redis Cluster: CLUSTER FAILOVER answered ${reply}`);
+    // A manual failover gives up after 5 s (Redis's CLUSTER_MF_TIMEOUT) when
+    // the replica cannot catch up or win the vote in time, as happens on a
+    // busy machine; it is then asked again, up to three times.
+    for (let attempt = 1;; attempt++) {
+      const reply = await cli(replica.port, ["cluster", "failover"]);
+      if (!reply.startsWith("OK")) {
+        throw new Error(`Redis Cluster: CLUSTER FAILOVER answered ${reply}`);
+      }
+      const promoted = await until(
+        async () => (await cli(replica.port, ["role"])).startsWith("master"),
+        `the replica on ${replica.port} took over from ${from}`,
+        8_000,
+      ).then(() => true, (error) => {
+        if (attempt === 3) throw error;
+        return false;
+      });
+      if (promoted) break;
     }
     await until(
       async () =>
@@ -256,6 +287,7 @@ export async function startRedisCluster({ nodeTimeout = 2_000 } = {}) {
         ),
       `every node sees ${replica.port} as the master instead of ${from}`,
       20_000,
+      describe,
     );
     return { from, to: replica.port };
   };
@@ -282,6 +314,7 @@ export async function startRedisCluster({ nodeTimeout = 2_000 } = {}) {
         ),
       `every live node sees ${replica.port} as the master instead of ${from}`,
       30_000,
+      describe,
     );
     return { from, to: replica.port };
   };
