@@ -174,17 +174,19 @@ export async function startRedisCluster({ nodeTimeout = 2_000 } = {}) {
   const live = () => ports.filter((_, i) => running(children[i]));
   // What each live node thinks, for a timeout's message.
   const describe = async () =>
-    (await Promise.all(live().map(async (port) => {
-      const state = /cluster_state:(\w+)/.exec(
-        await cli(port, ["cluster", "info"]),
-      )?.[1];
-      const nodes = (await topology(port)).map((node) =>
-        `${node.port}${node.role === "master" ? "M" : "R"}${
-          node.failed ? "!" : ""
-        }`
-      );
-      return `${port} (${state}) sees ${nodes.join(" ")}`;
-    }))).join("; ");
+    (await Promise.all(
+      live().map(async (port) => {
+        const state = /cluster_state:(\w+)/.exec(
+          await cli(port, ["cluster", "info"]),
+        )?.[1];
+        const nodes = (await topology(port)).map((node) =>
+          `${node.port}${node.role === "master" ? "M" : "R"}${
+            node.failed ? "!" : ""
+          }`
+        );
+        return `${port} (${state}) sees ${nodes.join(" ")}`;
+      }),
+    )).join("; ");
   const agreed = async (port, masters) => {
     const info = await cli(port, ["cluster", "info"]);
     if (!info.includes("cluster_state:ok")) return false;
