@@ -4,7 +4,7 @@
 // tests/support/server.ts) swapped for a bridge whose servers this file's
 // node:http server stands for. Each browser test becomes a node:test
 // subtest here, so a failure in Chromium fails the Node run.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
@@ -14,13 +14,21 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SourceMap } from "node:module";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { build, type Plugin } from "esbuild";
+import { build } from "esbuild";
 import type { Page } from "playwright-core";
 import { root } from "../support/child.ts";
 import { launchChromium } from "../../scripts/chromium.mjs";
-import type { Harness, Outcome, TreeNode } from "./_node_test_shim.ts";
+import type { Harness } from "./_node_test_shim.ts";
+import {
+  mapStack,
+  mirrorSuite,
+  remoteError,
+  standIns,
+  type Tally,
+  TEST_TIMEOUT,
+} from "../support/remote_suite.ts";
 import type {
   Bridge,
   BridgedChunk,
@@ -36,31 +44,11 @@ const TEST_FILES = [
 // Just under the 131 tests the three files hold today, so an empty run, a
 // file that failed to register or a lost server kind cannot pass.
 const MIN_TESTS = 120;
-// As `bun test --timeout 60000` gives each test.
-const TEST_TIMEOUT = 60_000;
 const PAGE = "/__ssekit/";
 const BUNDLE = "/__ssekit/bundle.js";
 
 async function bundle(root: string): Promise<{ js: string; map: SourceMap }> {
-  const shims = join(root, "tests", "browser");
-  const swap: Plugin = {
-    name: "browser-stand-ins",
-    setup(b) {
-      b.onResolve({ filter: /^node:test$/ }, () => ({
-        path: join(shims, "_node_test_shim.ts"),
-      }));
-      b.onResolve({ filter: /^node:assert\/strict$/ }, () => ({
-        path: join(shims, "_assert_shim.ts"),
-      }));
-      b.onResolve(
-        { filter: /\/src\/node\.ts$/ },
-        ({ importer }) =>
-          importer === join(root, "tests", "support", "server.ts")
-            ? { path: join(shims, "_server_bridge.ts") }
-            : undefined,
-      );
-    },
-  };
+  const server = join(root, "tests", "browser", "_server_bridge.ts");
   const result = await build({
     stdin: {
       contents: TEST_FILES.map((file) => `import "./${file}";`).join("\n"),
@@ -77,26 +65,15 @@ async function bundle(root: string): Promise<{ js: string; map: SourceMap }> {
     sourcemap: "external",
     sourcesContent: false,
     logLevel: "silent",
-    plugins: [swap],
+    plugins: [standIns(root, server)],
   });
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!.text;
   const map = result.outputFiles.find((f) => f.path.endsWith(".js.map"))!.text;
   return { js, map: new SourceMap(JSON.parse(map)) };
 }
 
-/** Points a Chromium stack's bundle positions back at the TypeScript. */
-function mapStack(stack: string, map: SourceMap, root: string): string {
-  return stack.replace(
-    /https?:\/\/[^\s)]+\/__ssekit\/bundle\.js:(\d+):(\d+)/g,
-    (frame, line: string, column: string) => {
-      const entry = map.findEntry(Number(line) - 1, Number(column) - 1);
-      if (!("originalSource" in entry)) return frame;
-      return `${resolve(root, entry.originalSource)}:${
-        entry.originalLine + 1
-      }:${entry.originalColumn + 1}`;
-    },
-  );
-}
+// A position in the bundle, as Chromium's stacks name it.
+const FRAME = /https?:\/\/[^\s)]+\/__ssekit\/bundle\.js:(\d+):(\d+)/g;
 
 /**
  * The node:http server the page is loaded from. Every other path goes
@@ -217,50 +194,11 @@ async function startHost(js: string) {
   };
 }
 
-interface Tally {
-  /** Tests run to a pass or a failure. */
-  ran: number;
-  passed: number;
-}
-
-/** Mirrors the page's suites and tests as node:test subtests, in order. */
-async function runChildren(
-  t: TestContext,
-  suite: TreeNode,
-  page: Page,
-  fail: (error: NonNullable<Outcome["error"]>) => Error,
-  tally: Tally,
-): Promise<void> {
-  for (const node of suite.children ?? []) {
-    if (node.kind === "suite") {
-      await t.test(node.name, (st) => runChildren(st, node, page, fail, tally));
-      continue;
-    }
-    await t.test(node.name, { timeout: TEST_TIMEOUT + 5_000 }, async () => {
-      const outcome = await page.evaluate(
-        ([id, timeout]) =>
-          (globalThis as unknown as { __ssekitTests: Harness })
-            .__ssekitTests.run(id, timeout),
-        [node.id, TEST_TIMEOUT] as const,
-      );
-      tally.ran++;
-      if (outcome.status === "fail") throw fail(outcome.error!);
-      tally.passed++;
-    });
-  }
-}
-
 test("the core test suite passes in Chromium", {
   timeout: 10 * 60_000,
 }, async (t) => {
   const checkout = root();
   const { js, map } = await bundle(checkout);
-  const fail = (error: NonNullable<Outcome["error"]>) => {
-    const thrown = new Error(error.message);
-    thrown.name = error.name;
-    thrown.stack = mapStack(error.stack, map, checkout);
-    return thrown;
-  };
   const host = await startHost(js);
   const context = await launchChromium();
   try {
@@ -268,7 +206,9 @@ test("the core test suite passes in Chromium", {
     host.attach(page);
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => {
-      pageErrors.push(mapStack(error.stack ?? String(error), map, checkout));
+      pageErrors.push(
+        mapStack(error.stack ?? String(error), map, checkout, FRAME),
+      );
     });
     page.on("console", (message) => {
       // Chromium logs every non-2xx fetch; the client tests make many.
@@ -295,8 +235,18 @@ test("the core test suite passes in Chromium", {
       (globalThis as unknown as { __ssekitTests: Harness }).__ssekitTests
         .tree()
     );
-    const tally: Tally = { ran: 0, passed: 0 };
-    await runChildren(t, tree, page, fail, tally);
+    const tally: Tally = { ran: 0, passed: 0, skipped: 0 };
+    await mirrorSuite(t, tree, async (id) => {
+      const outcome = await page.evaluate(
+        ([id, timeout]) =>
+          (globalThis as unknown as { __ssekitTests: Harness })
+            .__ssekitTests.run(id, timeout),
+        [id, TEST_TIMEOUT] as const,
+      );
+      if (outcome.status === "fail") {
+        throw remoteError(outcome.error!, map, checkout, FRAME);
+      }
+    }, tally);
     const stray = await page.evaluate(() =>
       (globalThis as unknown as { __ssekitTests: Harness }).__ssekitTests
         .stray()

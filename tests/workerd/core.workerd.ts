@@ -6,17 +6,23 @@
 // socket serves. Each test in workerd becomes a node:test subtest here, so a
 // failure in workerd fails the Node run. Without nodejs_compat: the core
 // must not need it.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Plugin } from "esbuild";
+import { join } from "node:path";
 import { root } from "../support/child.ts";
 import { RawClient } from "../support/raw_client.ts";
 import { startWorkersRecipe } from "./_recipe.ts";
 import type { Outcome, TreeNode } from "../browser/_node_test_shim.ts";
+import {
+  mirrorSuite,
+  remoteError,
+  standIns,
+  type Tally,
+  TEST_TIMEOUT,
+} from "../support/remote_suite.ts";
 import { bundleWorker, serveWorker } from "./_workerd.ts";
 
 const TEST_FILES = [
@@ -31,8 +37,6 @@ const TEST_FILES = [
 // Just under the tests the files hold today, so an empty run or a file
 // that failed to register cannot pass.
 const MIN_TESTS = 180;
-// As `bun test --timeout 60000` gives each test.
-const TEST_TIMEOUT = 60_000;
 
 /**
  * Tests that cannot run in a worker, by name, and why. Each is reported as
@@ -54,32 +58,16 @@ const SKIPPED: Record<string, string> = {
 };
 
 async function bundle(root: string) {
-  const shims = join(root, "tests", "browser");
-  const swap: Plugin = {
-    name: "workerd-stand-ins",
-    setup(b) {
-      b.onResolve({ filter: /^node:test$/ }, () => ({
-        path: join(shims, "_node_test_shim.ts"),
-      }));
-      b.onResolve({ filter: /^node:assert\/strict$/ }, () => ({
-        path: join(shims, "_assert_shim.ts"),
-      }));
-      b.onResolve({ filter: /^node:(buffer|net)$/ }, () => ({
-        path: join(root, "tests", "workerd", "_node_shims.ts"),
-      }));
-      b.onResolve({ filter: /^cloudflare:/ }, ({ path }) => ({
-        path,
-        external: true,
-      }));
-      b.onResolve(
-        { filter: /\/src\/node\.ts$/ },
-        ({ importer }) =>
-          importer === join(root, "tests", "support", "server.ts")
-            ? { path: join(root, "tests", "workerd", "_serve.ts") }
-            : undefined,
-      );
-    },
-  };
+  const server = join(root, "tests", "workerd", "_serve.ts");
+  const swap = standIns(root, server, (b) => {
+    b.onResolve({ filter: /^node:(buffer|net)$/ }, () => ({
+      path: join(root, "tests", "workerd", "_node_shims.ts"),
+    }));
+    b.onResolve({ filter: /^cloudflare:/ }, ({ path }) => ({
+      path,
+      external: true,
+    }));
+  });
   const entry = [
     `export { default, CoreTests } from "./tests/workerd/_worker.ts";`,
     ...TEST_FILES.map((file) => `import "./${file}";`),
@@ -88,51 +76,8 @@ async function bundle(root: string) {
   return { js, map: new SourceMap(JSON.parse(map)) };
 }
 
-/** Points a workerd stack's bundle positions back at the TypeScript. */
-function mapStack(stack: string, map: SourceMap, root: string): string {
-  return stack.replace(
-    /\bworker\.js:(\d+):(\d+)/g,
-    (frame, line: string, column: string) => {
-      const entry = map.findEntry(Number(line) - 1, Number(column) - 1);
-      if (!("originalSource" in entry)) return frame;
-      return `${resolve(root, entry.originalSource)}:${
-        entry.originalLine + 1
-      }:${entry.originalColumn + 1}`;
-    },
-  );
-}
-
-interface Tally {
-  ran: number;
-  passed: number;
-  skipped: number;
-}
-
-/** Mirrors the worker's suites and tests as node:test subtests, in order. */
-async function runChildren(
-  t: TestContext,
-  suite: TreeNode,
-  run: (id: number) => Promise<void>,
-  tally: Tally,
-): Promise<void> {
-  for (const node of suite.children ?? []) {
-    if (node.kind === "suite") {
-      await t.test(node.name, (st) => runChildren(st, node, run, tally));
-      continue;
-    }
-    const skip = SKIPPED[node.name];
-    if (skip) {
-      tally.skipped++;
-      await t.test(node.name, { skip }, () => {});
-      continue;
-    }
-    await t.test(node.name, { timeout: TEST_TIMEOUT + 5_000 }, async () => {
-      tally.ran++;
-      await run(node.id);
-      tally.passed++;
-    });
-  }
-}
+// A position in the bundle, as workerd's stacks name it.
+const FRAME = /\bworker\.js:(\d+):(\d+)/g;
 
 test("the core test suite passes in workerd", {
   timeout: 10 * 60_000,
@@ -152,16 +97,20 @@ test("the core test suite passes in workerd", {
     };
     const tree = await harness<TreeNode>("tree");
     const tally: Tally = { ran: 0, passed: 0, skipped: 0 };
-    await runChildren(t, tree, async (id) => {
-      const outcome = await harness<Outcome>(
-        `run/${id}?timeout=${TEST_TIMEOUT}`,
-      );
-      if (outcome.status === "pass") return;
-      const error = new Error(outcome.error!.message);
-      error.name = outcome.error!.name;
-      error.stack = mapStack(outcome.error!.stack, map, checkout);
-      throw error;
-    }, tally);
+    await mirrorSuite(
+      t,
+      tree,
+      async (id) => {
+        const outcome = await harness<Outcome>(
+          `run/${id}?timeout=${TEST_TIMEOUT}`,
+        );
+        if (outcome.status === "fail") {
+          throw remoteError(outcome.error!, map, checkout, FRAME);
+        }
+      },
+      tally,
+      SKIPPED,
+    );
     assert.deepEqual(
       await harness<string[]>("stray"),
       [],
