@@ -2,6 +2,7 @@
 // machine and from Redis, and how they drive their client processes: one
 // copy of each, for the benchmarks that run child processes on Linux.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { Readable } from "node:stream";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
@@ -117,5 +118,39 @@ export async function startJsonWorker(
         waiting.delete(id);
       }
     },
+  };
+}
+
+/**
+ * Reads `stream` (a child's stdout) line by line: `next()` is the next
+ * line, rejecting naming `what` when none comes within `timeoutMs`.
+ */
+export function lineReader(
+  stream: Readable,
+  timeoutMs: number,
+  what: string,
+): { next(): Promise<string> } {
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  createInterface({ input: stream }).on("line", (line) => {
+    const waiter = waiting.shift();
+    if (waiter) waiter(line);
+    else lines.push(line);
+  });
+  return {
+    next: () =>
+      new Promise<string>((resolve, reject) => {
+        const line = lines.shift();
+        if (line !== undefined) return resolve(line);
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(waiter), 1);
+          reject(new Error(`${what} did not answer`));
+        }, timeoutMs);
+        const waiter = (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        };
+        waiting.push(waiter);
+      }),
   };
 }

@@ -95,7 +95,7 @@ interface Gen {
 }
 
 /** What a round found, as sent back to the driver. */
-interface RoundResult {
+export interface RoundResult {
   generations: number;
   started: number;
   tokens: number;

@@ -34,6 +34,12 @@ export async function heapUsed(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
+/** The value of `--name=text` among the script's arguments, if given. */
+export function textArg(name: string): string | undefined {
+  return scriptArgs().find((arg) => arg.startsWith(`--${name}=`))
+    ?.slice(name.length + 3);
+}
+
 /** The value of `--name=N` among the script's arguments: a positive integer, or `fallback`. */
 export function numberArg(name: string, fallback: number): number {
   const given = scriptArgs().find((arg) => arg.startsWith(`--${name}=`));

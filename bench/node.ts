@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { createSSEStream } from "../mod.ts";
 import { serve } from "../src/node.ts";
 import { timeToFirstEvent } from "./_serve.ts";
+import { lineReader } from "./_proc.ts";
 import { TOKEN } from "../tests/support/corpus.ts";
 import {
   collectGarbage,
@@ -320,33 +321,11 @@ async function startChild(): Promise<Child> {
     "--serve",
     `--events=${EVENTS}`,
   ], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let partial = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (text: string) => {
-    partial += text;
-    for (let end; (end = partial.indexOf("\n")) !== -1;) {
-      const line = partial.slice(0, end);
-      partial = partial.slice(end + 1);
-      const waiter = waiting.shift();
-      if (waiter) waiter(line);
-      else lines.push(line);
-    }
-  });
-  const nextLine = () =>
-    new Promise<string>((resolve, reject) => {
-      const line = lines.shift();
-      if (line !== undefined) return resolve(line);
-      const timer = setTimeout(
-        () => reject(new Error("the server process did not answer")),
-        RUN_TIMEOUT_MS,
-      );
-      waiting.push((line) => {
-        clearTimeout(timer);
-        resolve(line);
-      });
-    });
+  const nextLine = lineReader(
+    child.stdout!,
+    RUN_TIMEOUT_MS,
+    "the server process",
+  ).next;
   const ports = JSON.parse(await nextLine()) as Record<MemoryImplName, number>;
   const ask = async (command: string) => {
     child.stdin!.write(command + "\n");

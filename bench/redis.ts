@@ -23,15 +23,12 @@ import {
   numberArg,
   quantile,
   runtimeVersion,
-  scriptArgs,
   sleep,
   table,
+  textArg,
 } from "./_util.ts";
 
-const args = scriptArgs();
-const arg = (name: string) =>
-  args.find((given) => given.startsWith(`--${name}=`))?.slice(name.length + 3);
-const url = arg("redis") ?? process.env.SSEKIT_REDIS_URL ??
+const url = textArg("redis") ?? process.env.SSEKIT_REDIS_URL ??
   "redis://127.0.0.1:6379";
 const events = numberArg("events", 1_000);
 

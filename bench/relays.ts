@@ -64,6 +64,7 @@ import { delimiter, join } from "node:path";
 import process from "node:process";
 import { Redis } from "ioredis";
 import * as scripts from "../src/redis/_scripts.ts";
+import type { RoundResult } from "./_relays_client.ts";
 import { type Child, root, spawnChild } from "../tests/support/child.ts";
 import { within } from "../tests/support/time.ts";
 import {
@@ -356,36 +357,7 @@ async function setUp(): Promise<Setup> {
 // A round
 
 /** What bench/_relays_client.ts answers for a round. */
-interface ClientRound {
-  generations: number;
-  started: number;
-  tokens: number;
-  received: number;
-  lost: number;
-  duplicated: number;
-  outOfOrder: number;
-  misplaced: number;
-  errorEvents: number;
-  resets: number;
-  ended: number;
-  probed204: number;
-  connects: number;
-  resumes: number;
-  dropped: number;
-  failedConnects: number;
-  unfinished: number;
-  pending: number;
-  unended: number;
-  probeFailed: number;
-  deliveredBy: number[];
-  live: number[];
-  liveAt: number[];
-  replayed: number[];
-  resumeMs: number[];
-  clockOffset: number;
-  clockRtt: number;
-  errors: string[];
-}
+type ClientRound = RoundResult;
 
 type PerProcess = {
   a: number;

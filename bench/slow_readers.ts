@@ -70,6 +70,7 @@ import { createSSEStream } from "../mod.ts";
 import { formatEvent } from "../src/encode.ts";
 import { root } from "../tests/support/child.ts";
 import { serve } from "./_serve.ts";
+import { lineReader } from "./_proc.ts";
 import {
   collectGarbage,
   fixed,
@@ -411,34 +412,11 @@ async function startServer(name: string): Promise<ServerChild> {
   const exited = new Promise<void>((resolve) =>
     child.once("exit", () => resolve())
   );
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let partial = "";
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (text: string) => {
-    partial += text;
-    for (let end; (end = partial.indexOf("\n")) !== -1;) {
-      const line = partial.slice(0, end);
-      partial = partial.slice(end + 1);
-      const waiter = waiting.shift();
-      if (waiter) waiter(line);
-      else lines.push(line);
-    }
-  });
-  const nextLine = () =>
-    new Promise<string>((resolve, reject) => {
-      const line = lines.shift();
-      if (line !== undefined) return resolve(line);
-      const timer = setTimeout(() => {
-        waiting.splice(waiting.indexOf(waiter), 1);
-        reject(new Error(`the ${name} server did not answer`));
-      }, ANSWER_TIMEOUT_MS);
-      const waiter = (line: string) => {
-        clearTimeout(timer);
-        resolve(line);
-      };
-      waiting.push(waiter);
-    });
+  const nextLine = lineReader(
+    child.stdout!,
+    ANSWER_TIMEOUT_MS,
+    `the ${name} server`,
+  ).next;
   try {
     const { port, pid } = JSON.parse(await nextLine());
     return {

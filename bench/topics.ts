@@ -65,11 +65,10 @@ import {
   scriptArgs,
   sleep,
   table,
+  textArg,
 } from "./_util.ts";
 
 const args = scriptArgs();
-const arg = (name: string) =>
-  args.find((given) => given.startsWith(`--${name}=`))?.slice(name.length + 3);
 const QUICK = args.includes("--quick");
 const TOPICS = numberArg("topics", QUICK ? 1_000 : 10_000);
 const SECONDS = numberArg("seconds", QUICK ? 5 : 60);
@@ -79,12 +78,12 @@ const CHURN_RATE = numberArg("churn-rate", 1_000);
 const ROUNDS = numberArg("rounds", 5);
 const CLIENTS = numberArg("clients", 1);
 const HOLD_MS = numberArg("hold", 100);
-const KEEP_ALIVE = arg("keep-alive") ?? "off";
+const KEEP_ALIVE = textArg("keep-alive") ?? "off";
 // The hub's maxQueue on A; the hub's default (256) unless given.
-const MAX_QUEUE = arg("max-queue");
-const CLIENT_RUNTIME = arg("client") ?? "bun";
+const MAX_QUEUE = textArg("max-queue");
+const CLIENT_RUNTIME = textArg("client") ?? "bun";
 // One part only: "fan-out" (part 1) or "churn" (part 3).
-const ONLY = arg("only");
+const ONLY = textArg("only");
 if (ONLY !== undefined && ONLY !== "fan-out" && ONLY !== "churn") {
   throw new TypeError(`--only must be fan-out or churn, got ${ONLY}`);
 }
