@@ -717,6 +717,17 @@ async function count(client: Client, timeout = 15_000) {
 
 const ALL = Array.from({ length: N }, (_, i) => i + 1);
 
+/** Calls the tool: it must answer, with every notification once, in order. */
+async function countsToTheEnd(client: Client): Promise<void> {
+  const { seen, result, error } = await count(client);
+  assert.equal(error, undefined);
+  assert.deepEqual(seen, ALL);
+  assert.deepEqual(result?.content, [{
+    type: "text",
+    text: `counted to ${N}`,
+  }]);
+}
+
 interface Cluster {
   a: Instance;
   b: Instance;
@@ -793,13 +804,7 @@ for (const kind of kinds) {
       }));
       const { client } = await connectClient(c.route);
       try {
-        const { seen, result, error } = await count(client);
-        assert.equal(error, undefined);
-        assert.deepEqual(seen, ALL);
-        assert.deepEqual(result?.content, [{
-          type: "text",
-          text: `counted to ${N}`,
-        }]);
+        await countsToTheEnd(client);
         assert.equal(c.b.resumes, 1);
         assert.equal(c.a.resumes, 1);
         // The resumed stream ends after the response, as the transport's own.
@@ -825,13 +830,7 @@ for (const kind of kinds) {
       }));
       const { client } = await connectClient(c.route);
       try {
-        const { seen, result, error } = await count(client);
-        assert.equal(error, undefined);
-        assert.deepEqual(seen, ALL);
-        assert.deepEqual(result?.content, [{
-          type: "text",
-          text: `counted to ${N}`,
-        }]);
+        await countsToTheEnd(client);
         assert.equal(c.b.resumes, 1);
       } finally {
         await client.close();
@@ -846,13 +845,7 @@ for (const kind of kinds) {
       }));
       const { client } = await connectClient(c.route);
       try {
-        const { seen, result, error } = await count(client);
-        assert.equal(error, undefined);
-        assert.deepEqual(seen, ALL);
-        assert.deepEqual(result?.content, [{
-          type: "text",
-          text: `counted to ${N}`,
-        }]);
+        await countsToTheEnd(client);
         assert.equal(c.a.resumes, 1);
         // An id that is not the store's: the transport answers 400 and
         // replays nothing, as the SDK expects of getStreamIdForEventId.
