@@ -12,12 +12,12 @@
  */
 
 import type { SSEMessage } from "./types.ts";
-import {
-  messageDecoder,
-  type SSEEventMap,
-  type TypedReadOptions,
-  type TypedSSEMessage,
+import type {
+  SSEEventMap,
+  TypedReadOptions,
+  TypedSSEMessage,
 } from "./events.ts";
+import { messageDecoder } from "./_message_decoder.ts";
 import type { SSEHookOptions } from "./hooks.ts";
 import { Connection } from "./_connection.ts";
 

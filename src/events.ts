@@ -10,12 +10,17 @@
  *
  * On the wire a typed stream is plain SSE whose data is always JSON (a
  * string too is sent as a JSON string), so untyped clients read it as well.
+ * A typed reader decodes each message with `_message_decoder.ts`.
+ *
+ * (Over ~150 lines: it is the public types of typed events, each with its
+ * documentation and example, read together; the code is `defineEvents`,
+ * the validation error and two small send-side checks.)
  *
  * @module
  */
 
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { checkCallback, checkOption, describe } from "./_checks.ts";
+import { checkOption, describe } from "./_checks.ts";
 
 /**
  * A map from event type to the type of its data, describing one stream.
@@ -392,52 +397,6 @@ export function jsonEvent(event: SSEEvent | string): SSEEvent {
 export type DecodedMessage = Omit<SSEMessage, "data"> & { data: unknown };
 
 /**
- * Decodes a received message by a definition: JSON data, a known type and
- * the schema's verdict; throws an {@linkcode SSEValidationError} otherwise.
- */
-export async function decodeMessage(
-  events: SSEEvents<SSEEventMap>,
-  message: SSEMessage,
-): Promise<DecodedMessage> {
-  const { schemas } = events;
-  let schema: StandardSchemaV1 | undefined;
-  if (schemas !== undefined) {
-    schema = Object.hasOwn(schemas, message.type)
-      ? schemas[message.type]
-      : undefined;
-    if (schema === undefined) {
-      throw new SSEValidationError(
-        message,
-        "the stream's definition has no such type",
-      );
-    }
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(message.data);
-  } catch (error) {
-    throw new SSEValidationError(
-      message,
-      `its data is not JSON (${(error as Error).message})`,
-    );
-  }
-  if (schema !== undefined) {
-    const result = await schema["~standard"].validate(data);
-    if (result.issues) {
-      throw new SSEValidationError(
-        message,
-        `its schema refused it: ${
-          result.issues.map((issue) => issue.message).join("; ")
-        }`,
-        result.issues,
-      );
-    }
-    data = result.value;
-  }
-  return { ...message, data };
-}
-
-/**
  * Options of the readers (`parseSSE`, `connectSSE`) for a typed stream.
  *
  * @example Skipping messages that do not match
@@ -469,24 +428,3 @@ export interface TypedReadOptions<M extends SSEEventMap> {
 export type MessageDecoder = (
   message: SSEMessage,
 ) => Promise<DecodedMessage | undefined>;
-
-/**
- * The decoder of `owner`'s typed options, checked before the reader is
- * made: a reader made and then dropped by a throw would hold its body.
- */
-export function messageDecoder(
-  owner: string,
-  { events, onInvalid }: TypedReadOptions<SSEEventMap>,
-): MessageDecoder {
-  checkEvents(events, owner);
-  checkCallback(owner, "onInvalid", onInvalid);
-  return async (message) => {
-    try {
-      return await decodeMessage(events, message);
-    } catch (error) {
-      if (!(error instanceof SSEValidationError) || !onInvalid) throw error;
-      onInvalid(error);
-      return undefined;
-    }
-  };
-}
