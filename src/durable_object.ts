@@ -11,9 +11,10 @@
  * ({@linkcode DurableObjectStorageLike}): no dependency on
  * `@cloudflare/workers-types`.
  *
- * Longer than most units (~300 lines) because the store is one closure
- * over its storage layout; the layout, retention and forgetting are the
- * memory store's, kept on disk.
+ * (Over ~150 lines: the store is one closure over its storage layout,
+ * whose parts — loading the state, expiring, settling, sweeping — share
+ * its cache and queue; the layout, retention and forgetting are the memory
+ * store's, kept on disk, and the ids and tails are `_local_store.ts`'s.)
  *
  * @module
  */
@@ -28,9 +29,11 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
 import { checkOption } from "./_checks.ts";
+import { deliver, sequenceOf } from "./_local_store.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -111,7 +114,6 @@ interface Meta {
 /** An entry as stored: its append time and its record. */
 type Stored = [time: number, record: HubRecord];
 
-const DIGITS = /^(?:0|[1-9][0-9]*)$/;
 // Sequence numbers in keys, zero-padded so that keys sort as numbers do.
 const WIDTH = 16;
 // The most keys one delete() takes.
@@ -196,11 +198,7 @@ export function durableObjectStore(
   let queue: Promise<unknown> = Promise.resolve();
   const serially = <T>(operation: () => Promise<T>): Promise<T> => {
     if (closed) {
-      return Promise.reject(
-        new TypeError(
-          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
-        ),
-      );
+      return Promise.reject(storeClosed("Durable Object"));
     }
     const result = queue.then(operation).catch((error) => {
       // What is cached may not be what was written: read it again.
@@ -225,14 +223,6 @@ export function durableObjectStore(
   };
   const count = (meta: Meta) => meta.seq - meta.first + 1;
   const id = (seq: number) => `${state!.epoch}-${seq}`;
-  // The sequence number of one of this store's ids, or -1 for anything else.
-  const sequenceOf = (afterId: unknown) => {
-    const dash = `${state!.epoch}-`;
-    if (typeof afterId !== "string" || !afterId.startsWith(dash)) return -1;
-    const digits = afterId.slice(dash.length);
-    const seq = DIGITS.test(digits) ? Number(digits) : -1;
-    return Number.isSafeInteger(seq) ? seq : -1;
-  };
   const deleteKeys = async (keys: string[]) => {
     for (let i = 0; i < keys.length; i += BATCH) {
       await storage.delete(keys.slice(i, i + BATCH));
@@ -319,26 +309,15 @@ export function durableObjectStore(
         await expire(meta);
         await settle(meta);
         if (ttl !== Infinity) await sweep();
-        for (const handler of handlers.get(topic) ?? []) {
-          try {
-            handler.entry(entry);
-          } catch (error) {
-            // A broken handler must not stop the others or fail the append.
-            handlers.get(topic)!.delete(handler);
-            try {
-              handler.error(error);
-            } catch {
-              // It has been detached; nothing more can be done for it.
-            }
-          }
-        }
+        const tails = handlers.get(topic);
+        if (tails) deliver(tails, entry);
         return entry.id;
       }),
 
     read: (topic, afterId, limit) =>
       serially(async (): Promise<HubReadResult> => {
         const { issued, floor } = await load();
-        const after = sequenceOf(afterId);
+        const after = sequenceOf(afterId, `${state!.epoch}-`);
         const meta = await storage.get(metaKey(topic)) as Meta | undefined;
         if (!meta) {
           const gap = after < floor || after > issued;
@@ -373,11 +352,7 @@ export function durableObjectStore(
       }),
 
     tail(topic, handler, signal) {
-      if (closed) {
-        throw new TypeError(
-          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
-        );
-      }
+      if (closed) throw storeClosed("Durable Object");
       if (signal.aborted) return;
       let set = handlers.get(topic);
       if (!set) handlers.set(topic, set = new Set());

@@ -37,6 +37,10 @@
  * per topic. An id taken from another topic of the same store is not
  * detected, as before: ids are ordered per topic.
  *
+ * (Over ~150 lines: a third is this account of forgetting; the store is
+ * one closure over its logs, whose parts — evicting, expiring, releasing,
+ * sweeping — share them.)
+ *
  * @module
  */
 
@@ -49,8 +53,10 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
+import { deliver, sequenceOf } from "./_local_store.ts";
 import { checkOption } from "./_checks.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
@@ -101,7 +107,6 @@ interface Log {
 // Two stores made in the same millisecond would share an epoch and take
 // each other's ids for their own.
 let lastEpoch = 0;
-const DIGITS = /^(?:0|[1-9][0-9]*)$/;
 // Forgotten topics leave their floor in one of 2^BUCKET_BITS buckets (8 KiB,
 // made when the first is forgotten): a topic's old last id then stays a
 // position unless a later topic of the same bucket was forgotten too.
@@ -118,12 +123,6 @@ function bucketOf(topic: string): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
   return (hash ^ (hash >>> 16)) >>> (32 - BUCKET_BITS);
-}
-
-function storeClosed(): TypeError {
-  return new TypeError(
-    "The memory store is closed: append(), read() and tail() are not allowed after close()",
-  );
 }
 
 /**
@@ -248,18 +247,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
     }
     return log;
   };
-  // The sequence number of one of this store's ids, or -1 for anything else.
-  const sequenceOf = (id: string) => {
-    if (!id.startsWith(prefix)) return -1;
-    const digits = id.slice(prefix.length);
-    if (!DIGITS.test(digits)) return -1;
-    const seq = Number(digits);
-    return Number.isSafeInteger(seq) ? seq : -1;
-  };
 
   return {
     append(topic, record) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("memory");
       const log = logOf(topic);
       if (log.end !== undefined) throw topicEnded(topic);
       const time = now();
@@ -272,27 +263,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       while (count(log) > max) evict(log);
       expire(log);
       if (ttl !== Infinity) sweep();
-      for (const handler of log.handlers) {
-        try {
-          handler.entry(entry);
-        } catch (error) {
-          // A broken handler must not stop the others or fail the append.
-          log.handlers.delete(handler);
-          try {
-            handler.error(error);
-          } catch {
-            // It has been detached; nothing more can be done for it.
-          }
-        }
-      }
+      deliver(log.handlers, entry);
       // With max 0 nothing is kept: an untailed topic is gone at once.
       release(topic, log);
       return entry.id;
     },
 
     read(topic, afterId, limit) {
-      if (closed) throw storeClosed();
-      const after = typeof afterId === "string" ? sequenceOf(afterId) : -1;
+      if (closed) throw storeClosed("memory");
+      const after = sequenceOf(afterId, prefix);
       // A read leaves forgetting to the sweep: the record answers more
       // exactly than the bucket's floor would.
       const log = logs.get(topic);
@@ -327,7 +306,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
     },
 
     tail(topic, handler, signal) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("memory");
       if (signal.aborted) return;
       const log = logOf(topic);
       log.handlers.add(handler);

@@ -51,6 +51,7 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
 import { checkOption } from "./_checks.ts";
@@ -177,12 +178,6 @@ export interface RedisStoreOptions extends HubHistory, SSEHookOptions {
  * there, and a topic never holds more than this many tokens per store.
  */
 const IN_FLIGHT = 64;
-
-function storeClosed(): TypeError {
-  return new TypeError(
-    "The Redis store is closed: append(), read() and tail() are not allowed after close()",
-  );
-}
 
 /** A random name for this store's publish tokens. */
 function instanceName(): string {
@@ -315,7 +310,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
 
   return {
     async append(topic, record) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       const fields = toFields(record);
       // A topic's appends wait their turn behind each other, not in front
@@ -345,13 +340,13 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     },
 
     read(topic, afterId, limit): Promise<HubReadResult> {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       return readKey(stream(topic), afterId, limit);
     },
 
     async tail(topic, handler, signal) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       if (signal.aborted) return;
       await tail.add(stream(topic), handler, signal);

@@ -369,3 +369,14 @@ export function topicEnded(topic: string): TypeError {
     } has ended: nothing can be appended to it until its history expires`,
   );
 }
+
+/**
+ * The error every store gives for an append, read or tail after its
+ * `close()`; `store` names it ("memory", "Redis"…). Internal: shared by
+ * the stores, not exported from the entry point.
+ */
+export function storeClosed(store: string): TypeError {
+  return new TypeError(
+    `The ${store} store is closed: append(), read() and tail() are not allowed after close()`,
+  );
+}
