@@ -4,6 +4,9 @@
  * and the history bounds every store applies. {@linkcode memoryStore} and
  * the Redis Streams store (`ssekit/redis`) implement it.
  *
+ * (Over ~150 lines: it is the contract's documented types, read as one;
+ * the code is the few helpers every store shares, at the end.)
+ *
  * @module
  */
 
