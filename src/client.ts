@@ -8,6 +8,10 @@
  * `EventSource` (§9.2): what counts as an open connection, when to
  * reconnect, the `Last-Event-ID` header, and the `retry` field.
  *
+ * (Over ~150 lines: it is the public types of a connection and its
+ * options, each documented with an example; the connection itself is
+ * `_connection.ts`, and `connectSSE` only checks and hands over.)
+ *
  * @module
  */
 
