@@ -16,9 +16,9 @@ import {
   type SSEEventMap,
   type SSEEvents,
   SSEValidationError,
-  type StandardSchemaV1,
   type TypedReadOptions,
 } from "./events.ts";
+import type { StandardSchemaV1 } from "./standard_schema.ts";
 
 /**
  * Decodes a received message by a definition: JSON data, a known type and

@@ -14,13 +14,22 @@
  *
  * (Over ~150 lines: it is the public types of typed events, each with its
  * documentation and example, read together; the code is `defineEvents`,
- * the validation error and two small send-side checks.)
+ * the validation error and two small send-side checks. The Standard Schema
+ * types it builds on are `standard_schema.ts`.)
  *
  * @module
  */
 
 import type { SSEEvent, SSEMessage } from "./types.ts";
 import { checkOption, describe } from "./_checks.ts";
+import type {
+  StandardSchemaIssue,
+  StandardSchemaResult,
+  StandardSchemaV1,
+} from "./standard_schema.ts";
+
+// Re-exported so this module documents on its own (deno doc --lint).
+export type { StandardSchemaIssue, StandardSchemaResult, StandardSchemaV1 };
 
 /**
  * A map from event type to the type of its data, describing one stream.
@@ -34,72 +43,6 @@ import { checkOption, describe } from "./_checks.ts";
  * ```
  */
 export type SSEEventMap = { [type: string]: unknown };
-
-/**
- * One issue a schema found (Standard Schema v1).
- *
- * @example An issue at a path
- * ```ts
- * import type { StandardSchemaIssue } from "@ssekit/ssekit";
- *
- * const issue: StandardSchemaIssue = { message: "Expected a number", path: ["usage", "tokens"] };
- * ```
- */
-export interface StandardSchemaIssue {
-  /** What is wrong. */
-  readonly message: string;
-  /** Where, in the value. */
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>;
-}
-
-/**
- * What a schema's `validate` gives back (Standard Schema v1).
- *
- * @example A success and a failure
- * ```ts
- * import type { StandardSchemaResult } from "@ssekit/ssekit";
- *
- * const ok: StandardSchemaResult<number> = { value: 9.5 };
- * const failed: StandardSchemaResult<number> = { issues: [{ message: "Expected a number" }] };
- * ```
- */
-export type StandardSchemaResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<StandardSchemaIssue> };
-
-/**
- * The Standard Schema interface (v1, https://standardschema.dev), declared
- * here so that ssekit depends on no schema library: zod, valibot, arktype
- * and others implement it.
- *
- * @example A hand-written schema
- * ```ts
- * import type { StandardSchemaV1 } from "@ssekit/ssekit";
- *
- * const count: StandardSchemaV1<unknown, number> = {
- *   "~standard": {
- *     version: 1,
- *     vendor: "example",
- *     validate: (value) =>
- *       typeof value === "number" ? { value } : { issues: [{ message: "not a number" }] },
- *   },
- * };
- * ```
- */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  /** The Standard Schema properties. */
-  readonly "~standard": {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (
-      value: unknown,
-    ) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>;
-    readonly types?: {
-      readonly input: Input;
-      readonly output: Output;
-    } | undefined;
-  };
-}
 
 /**
  * One event of map `M` as a server sends it: `event` names one of the
