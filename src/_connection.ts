@@ -44,8 +44,8 @@ type Step = Promise<IteratorResult<SSEMessage>>;
  * Over ~150 lines (~300, a third of them the standard's words), because
  * the processing model is one algorithm over one state: its steps each read
  * and set the state, the queue and the open body. What needs none of that
- * is elsewhere: the request and the judging of a response
- * (`_connection_request.ts`), the waits (`_backoff.ts`) and the timers
+ * is elsewhere: the request (`_connection_request.ts`) and the judging of
+ * a response (`_connection_response.ts`), the waits (`_backoff.ts`) and the timers
  * (`_connection_timers.ts`).
  */
 export class Connection implements SSEConnection {

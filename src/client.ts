@@ -8,16 +8,20 @@
  * `EventSource` (§9.2): what counts as an open connection, when to
  * reconnect, the `Last-Event-ID` header, and the `retry` field.
  *
+ * (Over ~150 lines: it is the public types of a connection and its
+ * options, each documented with an example; the connection itself is
+ * `_connection.ts`, and `connectSSE` only checks and hands over.)
+ *
  * @module
  */
 
 import type { SSEMessage } from "./types.ts";
-import {
-  messageDecoder,
-  type SSEEventMap,
-  type TypedReadOptions,
-  type TypedSSEMessage,
+import type {
+  SSEEventMap,
+  TypedReadOptions,
+  TypedSSEMessage,
 } from "./events.ts";
+import { messageDecoder } from "./_message_decoder.ts";
 import type { SSEHookOptions } from "./hooks.ts";
 import { Connection } from "./_connection.ts";
 

@@ -11,9 +11,10 @@
  * ({@linkcode DurableObjectStorageLike}): no dependency on
  * `@cloudflare/workers-types`.
  *
- * Longer than most units (~300 lines) because the store is one closure
- * over its storage layout; the layout, retention and forgetting are the
- * memory store's, kept on disk.
+ * (Over ~150 lines: half of it is documentation; the store is one closure
+ * over its state cache and operation queue. How topics lie in storage and
+ * expire is `durable_object/_records.ts`; the ids and tails are
+ * `_local_store.ts`'s.)
  *
  * @module
  */
@@ -28,9 +29,19 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
 import { checkOption } from "./_checks.ts";
+import { deliver, sequenceOf } from "./_local_store.ts";
+import {
+  count,
+  type Meta,
+  Records,
+  type State,
+  type Stored,
+  WIDTH,
+} from "./durable_object/_records.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -90,32 +101,6 @@ export interface DurableObjectStoreOptions extends HubHistory {
   /** The clock for `ttl`, in milliseconds. @default {Date.now} */
   now?: () => number;
 }
-
-/** The store's own record: its id epoch, the highest sequence handed out, and the highest floor a forgotten topic left. */
-interface State {
-  epoch: string;
-  issued: number;
-  floor: number;
-}
-
-/** A topic's record: its entries are the sequence numbers first…seq. */
-interface Meta {
-  topic: string;
-  seq: number;
-  first: number;
-  /** Positions start here: the last trimmed entry, else the floor at birth. */
-  low: number;
-  end?: string;
-}
-
-/** An entry as stored: its append time and its record. */
-type Stored = [time: number, record: HubRecord];
-
-const DIGITS = /^(?:0|[1-9][0-9]*)$/;
-// Sequence numbers in keys, zero-padded so that keys sort as numbers do.
-const WIDTH = 16;
-// The most keys one delete() takes.
-const BATCH = 128;
 
 /**
  * A {@linkcode HubStore} on a Durable Object's storage: per-topic histories
@@ -181,26 +166,21 @@ export function durableObjectStore(
     "a function returning milliseconds",
     now,
   );
-  const stateKey = `${prefix}state`;
-  const metaPrefix = `${prefix}t:`;
-  // The name's length first, so that no topic's keys are a prefix of another's.
-  const metaKey = (topic: string) => `${metaPrefix}${topic.length}:${topic}`;
-  const entryPrefix = (topic: string) => `${prefix}e:${topic.length}:${topic}:`;
-  const entryKey = (topic: string, seq: number) =>
-    entryPrefix(topic) + String(seq).padStart(WIDTH, "0");
   const handlers = new Map<string, Set<HubTailHandler>>();
+  const records = new Records(
+    storage,
+    prefix,
+    ttl,
+    now,
+    (topic) => (handlers.get(topic)?.size ?? 0) > 0,
+  );
   let state: State | undefined;
-  let sweepAfter: string | undefined;
   let closed = false;
   // One operation at a time: each reads and writes several keys.
   let queue: Promise<unknown> = Promise.resolve();
   const serially = <T>(operation: () => Promise<T>): Promise<T> => {
     if (closed) {
-      return Promise.reject(
-        new TypeError(
-          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
-        ),
-      );
+      return Promise.reject(storeClosed("Durable Object"));
     }
     const result = queue.then(operation).catch((error) => {
       // What is cached may not be what was written: read it again.
@@ -213,89 +193,25 @@ export function durableObjectStore(
 
   const load = async (): Promise<State> => {
     if (state) return state;
-    const stored = await storage.get(stateKey) as State | undefined;
+    const stored = await storage.get(records.stateKey) as State | undefined;
     if (stored) return state = stored;
     // Random digits too: two objects made in one millisecond must not share
     // an epoch, or each would take the other's ids for its own.
     const epoch = String(Date.now()) +
       String(Math.floor(Math.random() * 1e6)).padStart(6, "0");
     state = { epoch, issued: 0, floor: 0 };
-    await storage.put({ [stateKey]: state });
+    await storage.put({ [records.stateKey]: state });
     return state;
   };
-  const count = (meta: Meta) => meta.seq - meta.first + 1;
   const id = (seq: number) => `${state!.epoch}-${seq}`;
-  // The sequence number of one of this store's ids, or -1 for anything else.
-  const sequenceOf = (afterId: unknown) => {
-    const dash = `${state!.epoch}-`;
-    if (typeof afterId !== "string" || !afterId.startsWith(dash)) return -1;
-    const digits = afterId.slice(dash.length);
-    const seq = DIGITS.test(digits) ? Number(digits) : -1;
-    return Number.isSafeInteger(seq) ? seq : -1;
-  };
-  const deleteKeys = async (keys: string[]) => {
-    for (let i = 0; i < keys.length; i += BATCH) {
-      await storage.delete(keys.slice(i, i + BATCH));
-    }
-  };
-
-  // Drops the entries older than `ttl`, oldest first; true if any went.
-  const expire = async (meta: Meta): Promise<boolean> => {
-    if (ttl === Infinity) return false;
-    const cutoff = now() - ttl;
-    let dropped = false;
-    while (count(meta) > 0) {
-      const batch = await storage.list({
-        prefix: entryPrefix(meta.topic),
-        start: entryKey(meta.topic, meta.first),
-        limit: BATCH,
-      });
-      const stale: string[] = [];
-      for (const [key, [time]] of batch as Map<string, Stored>) {
-        if (time >= cutoff) break;
-        stale.push(key);
-      }
-      if (stale.length === 0) break;
-      await deleteKeys(stale);
-      meta.first += stale.length;
-      meta.low = meta.first - 1;
-      dropped = true;
-      if (stale.length < batch.size) break;
-    }
-    return dropped;
-  };
-  // Writes a topic's record back, or forgets the topic when it has no
-  // entries and no tail, leaving its floor for the ids it handed out.
-  const settle = async (meta: Meta) => {
-    if (count(meta) > 0 || handlers.get(meta.topic)?.size) {
-      return storage.put({ [metaKey(meta.topic)]: meta });
-    }
-    state!.floor = Math.max(state!.floor, meta.low);
-    await Promise.all([
-      storage.delete([metaKey(meta.topic)]),
-      storage.put({ [stateKey]: state }),
-    ]);
-  };
-  // Expires a couple of other topics per append, round-robin, so that idle
-  // topics let go of their events too.
-  const sweep = async () => {
-    const next = await storage.list({
-      prefix: metaPrefix,
-      ...sweepAfter === undefined ? {} : { startAfter: sweepAfter },
-      limit: 2,
-    });
-    sweepAfter = next.size < 2 ? undefined : [...next.keys()].at(-1);
-    for (const meta of next.values() as Iterable<Meta>) {
-      if (await expire(meta) || count(meta) === 0) await settle(meta);
-    }
-  };
 
   return {
     append: (topic, record) =>
       serially(async () => {
         const { issued, floor } = await load();
-        const meta = await storage.get(metaKey(topic)) as Meta | undefined ??
-          { topic, seq: issued, first: issued + 1, low: floor };
+        const meta =
+          await storage.get(records.metaKey(topic)) as Meta | undefined ??
+            { topic, seq: issued, first: issued + 1, low: floor };
         if (meta.end !== undefined) throw topicEnded(topic);
         const seq = ++meta.seq;
         state!.issued = Math.max(issued, seq);
@@ -304,42 +220,33 @@ export function durableObjectStore(
         // Beyond `max`, the oldest entries go, the new one too with max 0.
         const stale: string[] = [];
         while (count(meta) > max) {
-          if (meta.first < seq) stale.push(entryKey(topic, meta.first));
+          if (meta.first < seq) stale.push(records.entryKey(topic, meta.first));
           meta.low = meta.first++;
         }
         await Promise.all([
           storage.put({
             ...count(meta) > 0
-              ? { [entryKey(topic, seq)]: [now(), { ...record }] }
+              ? { [records.entryKey(topic, seq)]: [now(), { ...record }] }
               : {},
-            [stateKey]: state,
+            [records.stateKey]: state,
           }),
-          deleteKeys(stale),
+          records.deleteKeys(stale),
         ]);
-        await expire(meta);
-        await settle(meta);
-        if (ttl !== Infinity) await sweep();
-        for (const handler of handlers.get(topic) ?? []) {
-          try {
-            handler.entry(entry);
-          } catch (error) {
-            // A broken handler must not stop the others or fail the append.
-            handlers.get(topic)!.delete(handler);
-            try {
-              handler.error(error);
-            } catch {
-              // It has been detached; nothing more can be done for it.
-            }
-          }
-        }
+        await records.expire(meta);
+        await records.settle(meta, state!);
+        if (ttl !== Infinity) await records.sweep(state!);
+        const tails = handlers.get(topic);
+        if (tails) deliver(tails, entry);
         return entry.id;
       }),
 
     read: (topic, afterId, limit) =>
       serially(async (): Promise<HubReadResult> => {
         const { issued, floor } = await load();
-        const after = sequenceOf(afterId);
-        const meta = await storage.get(metaKey(topic)) as Meta | undefined;
+        const after = sequenceOf(afterId, `${state!.epoch}-`);
+        const meta = await storage.get(records.metaKey(topic)) as
+          | Meta
+          | undefined;
         if (!meta) {
           const gap = after < floor || after > issued;
           return {
@@ -350,12 +257,14 @@ export function durableObjectStore(
           };
         }
         // Forgetting is left to the sweep: the record answers more exactly.
-        if (await expire(meta)) await storage.put({ [metaKey(topic)]: meta });
+        if (await records.expire(meta)) {
+          await storage.put({ [records.metaKey(topic)]: meta });
+        }
         const gap = after < meta.low || after > meta.seq;
         const start = gap ? meta.first : Math.max(after + 1, meta.first);
         const found = start > meta.seq ? new Map() : await storage.list({
-          prefix: entryPrefix(topic),
-          start: entryKey(topic, start),
+          prefix: records.entryPrefix(topic),
+          start: records.entryKey(topic, start),
           limit: Math.min(Math.max(1, limit), meta.seq - start + 1),
         });
         const entries: HubEntry[] = [];
@@ -373,11 +282,7 @@ export function durableObjectStore(
       }),
 
     tail(topic, handler, signal) {
-      if (closed) {
-        throw new TypeError(
-          "The Durable Object store is closed: append(), read() and tail() are not allowed after close()",
-        );
-      }
+      if (closed) throw storeClosed("Durable Object");
       if (signal.aborted) return;
       let set = handlers.get(topic);
       if (!set) handlers.set(topic, set = new Set());
@@ -388,10 +293,12 @@ export function durableObjectStore(
         handlers.delete(topic);
         if (closed) return;
         serially(async () => {
-          await load();
-          const meta = await storage.get(metaKey(topic)) as Meta | undefined;
-          if (meta && (await expire(meta) || count(meta) === 0)) {
-            await settle(meta);
+          const loaded = await load();
+          const meta = await storage.get(records.metaKey(topic)) as
+            | Meta
+            | undefined;
+          if (meta && (await records.expire(meta) || count(meta) === 0)) {
+            await records.settle(meta, loaded);
           }
         }).catch(() => {
           // Expiry is retried by the sweep and by reads.

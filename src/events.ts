@@ -10,12 +10,26 @@
  *
  * On the wire a typed stream is plain SSE whose data is always JSON (a
  * string too is sent as a JSON string), so untyped clients read it as well.
+ * A typed reader decodes each message with `_message_decoder.ts`.
+ *
+ * (Over ~150 lines: it is the public types of typed events, each with its
+ * documentation and example, read together; the code is `defineEvents`,
+ * the validation error and two small send-side checks. The Standard Schema
+ * types it builds on are `standard_schema.ts`.)
  *
  * @module
  */
 
 import type { SSEEvent, SSEMessage } from "./types.ts";
-import { checkCallback, checkOption, describe } from "./_checks.ts";
+import { checkOption, describe } from "./_checks.ts";
+import type {
+  StandardSchemaIssue,
+  StandardSchemaResult,
+  StandardSchemaV1,
+} from "./standard_schema.ts";
+
+// Re-exported so this module documents on its own (deno doc --lint).
+export type { StandardSchemaIssue, StandardSchemaResult, StandardSchemaV1 };
 
 /**
  * A map from event type to the type of its data, describing one stream.
@@ -29,72 +43,6 @@ import { checkCallback, checkOption, describe } from "./_checks.ts";
  * ```
  */
 export type SSEEventMap = { [type: string]: unknown };
-
-/**
- * One issue a schema found (Standard Schema v1).
- *
- * @example An issue at a path
- * ```ts
- * import type { StandardSchemaIssue } from "@ssekit/ssekit";
- *
- * const issue: StandardSchemaIssue = { message: "Expected a number", path: ["usage", "tokens"] };
- * ```
- */
-export interface StandardSchemaIssue {
-  /** What is wrong. */
-  readonly message: string;
-  /** Where, in the value. */
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>;
-}
-
-/**
- * What a schema's `validate` gives back (Standard Schema v1).
- *
- * @example A success and a failure
- * ```ts
- * import type { StandardSchemaResult } from "@ssekit/ssekit";
- *
- * const ok: StandardSchemaResult<number> = { value: 9.5 };
- * const failed: StandardSchemaResult<number> = { issues: [{ message: "Expected a number" }] };
- * ```
- */
-export type StandardSchemaResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<StandardSchemaIssue> };
-
-/**
- * The Standard Schema interface (v1, https://standardschema.dev), declared
- * here so that ssekit depends on no schema library: zod, valibot, arktype
- * and others implement it.
- *
- * @example A hand-written schema
- * ```ts
- * import type { StandardSchemaV1 } from "@ssekit/ssekit";
- *
- * const count: StandardSchemaV1<unknown, number> = {
- *   "~standard": {
- *     version: 1,
- *     vendor: "example",
- *     validate: (value) =>
- *       typeof value === "number" ? { value } : { issues: [{ message: "not a number" }] },
- *   },
- * };
- * ```
- */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  /** The Standard Schema properties. */
-  readonly "~standard": {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (
-      value: unknown,
-    ) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>;
-    readonly types?: {
-      readonly input: Input;
-      readonly output: Output;
-    } | undefined;
-  };
-}
 
 /**
  * One event of map `M` as a server sends it: `event` names one of the
@@ -392,52 +340,6 @@ export function jsonEvent(event: SSEEvent | string): SSEEvent {
 export type DecodedMessage = Omit<SSEMessage, "data"> & { data: unknown };
 
 /**
- * Decodes a received message by a definition: JSON data, a known type and
- * the schema's verdict; throws an {@linkcode SSEValidationError} otherwise.
- */
-export async function decodeMessage(
-  events: SSEEvents<SSEEventMap>,
-  message: SSEMessage,
-): Promise<DecodedMessage> {
-  const { schemas } = events;
-  let schema: StandardSchemaV1 | undefined;
-  if (schemas !== undefined) {
-    schema = Object.hasOwn(schemas, message.type)
-      ? schemas[message.type]
-      : undefined;
-    if (schema === undefined) {
-      throw new SSEValidationError(
-        message,
-        "the stream's definition has no such type",
-      );
-    }
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(message.data);
-  } catch (error) {
-    throw new SSEValidationError(
-      message,
-      `its data is not JSON (${(error as Error).message})`,
-    );
-  }
-  if (schema !== undefined) {
-    const result = await schema["~standard"].validate(data);
-    if (result.issues) {
-      throw new SSEValidationError(
-        message,
-        `its schema refused it: ${
-          result.issues.map((issue) => issue.message).join("; ")
-        }`,
-        result.issues,
-      );
-    }
-    data = result.value;
-  }
-  return { ...message, data };
-}
-
-/**
  * Options of the readers (`parseSSE`, `connectSSE`) for a typed stream.
  *
  * @example Skipping messages that do not match
@@ -469,24 +371,3 @@ export interface TypedReadOptions<M extends SSEEventMap> {
 export type MessageDecoder = (
   message: SSEMessage,
 ) => Promise<DecodedMessage | undefined>;
-
-/**
- * The decoder of `owner`'s typed options, checked before the reader is
- * made: a reader made and then dropped by a throw would hold its body.
- */
-export function messageDecoder(
-  owner: string,
-  { events, onInvalid }: TypedReadOptions<SSEEventMap>,
-): MessageDecoder {
-  checkEvents(events, owner);
-  checkCallback(owner, "onInvalid", onInvalid);
-  return async (message) => {
-    try {
-      return await decodeMessage(events, message);
-    } catch (error) {
-      if (!(error instanceof SSEValidationError) || !onInvalid) throw error;
-      onInvalid(error);
-      return undefined;
-    }
-  };
-}

@@ -5,6 +5,10 @@
  * calls only the hooks that concern it. Absent hooks cost nothing: a
  * stream or connection decides once, when it is made, whether to report.
  *
+ * (Over ~150 lines: it is the public hook types, one documented interface
+ * per hook, read together as one contract; the code is the two small
+ * functions at the end.)
+ *
  * @module
  */
 

@@ -64,13 +64,16 @@
  * }).listen(3000);
  * ```
  *
+ * (Over ~150 lines: two thirds of it is the public types' documentation;
+ * the names of topics and event ids are in `mcp/_ids.ts`, the resume in
+ * `mcp/_resume.ts`.)
+ *
  * @module
  */
 
 import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp";
 import { checkOption, describe } from "./_checks.ts";
 import type { FormatEventOptions } from "./encode.ts";
-import { getLastEventId } from "./last_event_id.ts";
 import type {
   HubEntry,
   HubLeaseState,
@@ -79,8 +82,10 @@ import type {
   HubStore,
   HubTailHandler,
 } from "./store.ts";
-import { createSSEStream, type SSEStreamOptions } from "./stream.ts";
+import type { SSEStreamOptions } from "./stream.ts";
 import type { SSEEvent } from "./types.ts";
+import { encodeId, mcpIds } from "./mcp/_ids.ts";
+import { resume } from "./mcp/_resume.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint). The
 // SDK's own types stay out of the public API: they are checked against it
@@ -280,52 +285,11 @@ export interface McpEventStore {
 
 /** The stream id the SDK's transport gives the standalone GET stream. */
 const STANDALONE_STREAM = "_GET_stream";
-/** Separates the percent-encoded stream id from the store's id. */
-const SEPARATOR = "/";
-const DEFAULT_PREFIX = "mcp:";
-/** Hub topics are at most this long (UTF-16 code units). */
-const MAX_TOPIC_LENGTH = 1_024;
 /** Entries per read when replaying. */
 const PAGE = 100;
-// Hub topics may not hold them: a mistake, or log injection.
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** The first protocol version whose clients take events without data. */
-const PRIMING_VERSION = "2025-11-25";
-
-/** Percent-encodes a stream or session id: the result has no "/". */
-function encodeId(value: string, what: string): string {
-  try {
-    return encodeURIComponent(value);
-  } catch {
-    throw new TypeError(
-      `Invalid MCP ${what}: expected a string without lone surrogates, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-}
 
 function isResponse(message: McpMessage): boolean {
   return "id" in message && ("result" in message || "error" in message);
-}
-
-/** A JSON-RPC error response, as the SDK's transport answers HTTP errors. */
-function jsonRpcError(
-  status: number,
-  message: string,
-  headers?: HeadersInit,
-): Response {
-  const merged = new Headers(headers);
-  merged.set("content-type", "application/json");
-  return new Response(
-    JSON.stringify({
-      jsonrpc: "2.0",
-      error: { code: status === 404 ? -32001 : -32000, message },
-      id: null,
-    }),
-    { status, headers: merged },
-  );
 }
 
 /**
@@ -395,59 +359,9 @@ export function mcpEventStore(
       );
     }
   }
-  const { session, prefix = DEFAULT_PREFIX } = options;
-  checkOption(
-    typeof prefix === "string" && !CONTROL.test(prefix),
-    "mcpEventStore",
-    "prefix",
-    "a string without control characters",
-    prefix,
-  );
-  encodeId(prefix, "topic prefix"); // Throws on lone surrogates.
-  checkOption(
-    session === undefined || (typeof session === "string" && session !== ""),
-    "mcpEventStore",
-    "session",
-    "a non-empty string (the Mcp-Session-Id)",
-    session,
-  );
-  const scope = prefix +
-    (session === undefined ? "" : encodeId(session, "session id") + SEPARATOR);
-  if (scope.length >= MAX_TOPIC_LENGTH) {
-    throw new TypeError(
-      `Invalid mcpEventStore options: the prefix and session take ${scope.length} characters, leaving none of the ${MAX_TOPIC_LENGTH} a topic may have`,
-    );
-  }
-
-  const topicOf = (encodedStream: string) => {
-    const topic = scope + encodedStream;
-    if (topic.length > MAX_TOPIC_LENGTH) {
-      throw new TypeError(
-        `Invalid MCP stream id: its topic would have ${topic.length} characters, over the ${MAX_TOPIC_LENGTH} a topic may have`,
-      );
-    }
-    return topic;
-  };
-
-  /** The stream and store id of an event id, or undefined when not ours. */
-  const parse = (eventId: unknown) => {
-    if (typeof eventId !== "string") return undefined;
-    const at = eventId.indexOf(SEPARATOR);
-    if (at <= 0 || at === eventId.length - 1) return undefined;
-    const encoded = eventId.slice(0, at);
-    let stream: string;
-    try {
-      stream = decodeURIComponent(encoded);
-    } catch {
-      return undefined;
-    }
-    // One spelling per stream; a topic that is too long was never stored.
-    if (encodeURIComponent(stream) !== encoded) return undefined;
-    if (scope.length + encoded.length > MAX_TOPIC_LENGTH) return undefined;
-    return { stream, encoded, entry: eventId.slice(at + 1) };
-  };
-
-  const idOf = (encoded: string, entry: string) => encoded + SEPARATOR + entry;
+  const { session } = options;
+  const ids = mcpIds(session, options.prefix);
+  const { topicOf, parse, idOf } = ids;
 
   const events: McpEventStore = {
     session,
@@ -550,95 +464,9 @@ export function mcpEventStore(
       }
     },
 
-    async resume(request, resumeOptions) {
-      const { hub, ...streamOptions } = resumeOptions ??
-        {} as McpResumeOptions;
-      checkOption(
-        typeof hub?.subscribe === "function",
-        "resume",
-        "hub",
-        "a Hub (createHub({ store })) on the event store's store",
-        hub,
-      );
-      const headers = streamOptions.headers;
-      const requestSession = request.headers.get("mcp-session-id") ?? undefined;
-      if (requestSession !== session) {
-        return jsonRpcError(404, "Session not found", headers);
-      }
-      const lastEventId = getLastEventId(request);
-      if (!lastEventId) {
-        return jsonRpcError(
-          400,
-          "Bad Request: a resume needs the Last-Event-ID header",
-          headers,
-        );
-      }
-      const parsed = parse(lastEventId);
-      if (parsed === undefined) {
-        return jsonRpcError(400, "Invalid event ID format", headers);
-      }
-      const topic = topicOf(parsed.encoded);
-      const { gap, absent, end, entries } = await store.read(
-        topic,
-        parsed.entry,
-        1,
-      );
-      if (gap || absent) {
-        return jsonRpcError(
-          400,
-          "Invalid event ID: no longer in the stream's history",
-          headers,
-        );
-      }
-      if (end !== undefined && entries.length === 0) {
-        return new Response(null, { status: 204, headers });
-      }
-      const responseHeaders = new Headers(headers);
-      if (session !== undefined) responseHeaders.set("mcp-session-id", session);
-      const version = request.headers.get("mcp-protocol-version") ?? "";
-      const priming = version >= PRIMING_VERSION;
-      return createSSEStream(
-        (signal) =>
-          follow(
-            hub.subscribe(topic, { lastEventId: parsed.entry, signal }),
-            (entry) => idOf(parsed.encoded, entry),
-            priming ? lastEventId : undefined,
-          ),
-        { signal: request.signal, ...streamOptions, headers: responseHeaders },
-      );
-    },
+    resume: (request, resumeOptions) =>
+      resume(store, session, ids, request, resumeOptions),
   };
   // The SDK's transports take it as their EventStore.
   return events satisfies EventStore;
-}
-
-/**
- * The stream's messages from a hub subscription, as the transport writes
- * them, until the topic ends (after the response) or loses history.
- */
-async function* follow(
-  subscription: AsyncIterableIterator<SSEEvent>,
-  idOf: (entry: string) => string,
-  priming: string | undefined,
-): AsyncGenerator<SSEEvent> {
-  try {
-    if (priming !== undefined) yield { id: priming, data: "" };
-    for await (const event of subscription as AsyncIterable<HubEntry>) {
-      if (event.id === undefined) {
-        // The hub is closing: its retry hint sends the client elsewhere.
-        if (event.data === undefined) {
-          yield { retry: event.retry };
-          continue;
-        }
-        // A reset: messages were lost. Ending here, without it, makes the
-        // client resume from its last id, which history no longer has, so
-        // it is told (400) instead of taking what follows for all it missed.
-        return;
-      }
-      if (event.data === undefined) continue; // a priming record
-      yield { event: "message", id: idOf(event.id), data: event.data };
-    }
-  } finally {
-    await subscription.return?.();
-  }
 }

@@ -37,6 +37,10 @@
  * per topic. An id taken from another topic of the same store is not
  * detected, as before: ids are ordered per topic.
  *
+ * (Over ~150 lines: a third is this account of forgetting; the store is
+ * one closure over its logs, whose parts — evicting, expiring, releasing,
+ * sweeping — share them; the buckets of floors are `_floors.ts`.)
+ *
  * @module
  */
 
@@ -49,8 +53,11 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
+import { deliver, sequenceOf } from "./_local_store.ts";
+import { Floors } from "./_floors.ts";
 import { checkOption } from "./_checks.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
@@ -101,31 +108,6 @@ interface Log {
 // Two stores made in the same millisecond would share an epoch and take
 // each other's ids for their own.
 let lastEpoch = 0;
-const DIGITS = /^(?:0|[1-9][0-9]*)$/;
-// Forgotten topics leave their floor in one of 2^BUCKET_BITS buckets (8 KiB,
-// made when the first is forgotten): a topic's old last id then stays a
-// position unless a later topic of the same bucket was forgotten too.
-const BUCKET_BITS = 10;
-
-// FNV-1a over UTF-16 code units, then MurmurHash3's finaliser: names that
-// differ in their last character ("room 1", "room 2") would otherwise
-// crowd into a few buckets.
-function bucketOf(topic: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) {
-    hash = Math.imul(hash ^ topic.charCodeAt(i), 0x01000193);
-  }
-  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
-  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
-  return (hash ^ (hash >>> 16)) >>> (32 - BUCKET_BITS);
-}
-
-function storeClosed(): TypeError {
-  return new TypeError(
-    "The memory store is closed: append(), read() and tail() are not allowed after close()",
-  );
-}
-
 /**
  * An in-process {@linkcode HubStore}: per-topic histories bounded by
  * `max` events and `ttl` milliseconds, ids `<epoch>-<sequence>` where the
@@ -175,12 +157,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
   let closed = false;
   // The highest sequence number any topic has handed out.
   let issued = 0;
-  // Per bucket, the highest floor of a forgotten topic: every id a
-  // forgotten topic of that bucket handed out is at most this. A plain
-  // array, not a Float64Array: V8 would box the doubles read from one in
-  // every new record's \`low\` (16 B a topic).
-  let floors: number[] | undefined;
-  const floorOf = (topic: string) => floors ? floors[bucketOf(topic)] : 0;
+  // Per bucket, the highest floor of a forgotten topic.
+  const floors = new Floors();
 
   const count = (log: Log) => log.entries.length - log.head;
   const evict = (log: Log) => {
@@ -212,10 +190,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       count(log) > 0 || log.handlers.size > 0 || logs.get(topic) !== log
     ) return;
     logs.delete(topic);
-    if (log.low === 0) return;
-    floors ??= new Array<number>(1 << BUCKET_BITS).fill(0);
-    const bucket = bucketOf(topic);
-    if (log.low > floors[bucket]) floors[bucket] = log.low;
+    floors.leave(topic, log.low);
   };
   const sweep = () => {
     for (let step = 0; step < 2; step++) {
@@ -240,7 +215,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
         times: [],
         head: 0,
         seq: issued,
-        low: floorOf(topic),
+        low: floors.of(topic),
         end: undefined,
         handlers: new Set(),
       };
@@ -248,18 +223,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
     }
     return log;
   };
-  // The sequence number of one of this store's ids, or -1 for anything else.
-  const sequenceOf = (id: string) => {
-    if (!id.startsWith(prefix)) return -1;
-    const digits = id.slice(prefix.length);
-    if (!DIGITS.test(digits)) return -1;
-    const seq = Number(digits);
-    return Number.isSafeInteger(seq) ? seq : -1;
-  };
 
   return {
     append(topic, record) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("memory");
       const log = logOf(topic);
       if (log.end !== undefined) throw topicEnded(topic);
       const time = now();
@@ -272,32 +239,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       while (count(log) > max) evict(log);
       expire(log);
       if (ttl !== Infinity) sweep();
-      for (const handler of log.handlers) {
-        try {
-          handler.entry(entry);
-        } catch (error) {
-          // A broken handler must not stop the others or fail the append.
-          log.handlers.delete(handler);
-          try {
-            handler.error(error);
-          } catch {
-            // It has been detached; nothing more can be done for it.
-          }
-        }
-      }
+      deliver(log.handlers, entry);
       // With max 0 nothing is kept: an untailed topic is gone at once.
       release(topic, log);
       return entry.id;
     },
 
     read(topic, afterId, limit) {
-      if (closed) throw storeClosed();
-      const after = typeof afterId === "string" ? sequenceOf(afterId) : -1;
+      if (closed) throw storeClosed("memory");
+      const after = sequenceOf(afterId, prefix);
       // A read leaves forgetting to the sweep: the record answers more
       // exactly than the bucket's floor would.
       const log = logs.get(topic);
       if (!log) {
-        const gap = after < floorOf(topic) || after > issued;
+        const gap = after < floors.of(topic) || after > issued;
         return {
           entries: [],
           gap,
@@ -327,7 +282,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
     },
 
     tail(topic, handler, signal) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("memory");
       if (signal.aborted) return;
       const log = logOf(topic);
       log.handlers.add(handler);
@@ -345,7 +300,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): HubStore {
       closed = true;
       logs.clear();
       sweeper = undefined;
-      floors = undefined;
+      floors.clear();
     },
   };
 }

@@ -22,12 +22,12 @@ import {
   type SSEDecoderOptions,
 } from "./_interpreter.ts";
 import { readMessages } from "./_read_messages.ts";
-import {
-  messageDecoder,
-  type SSEEventMap,
-  type TypedReadOptions,
-  type TypedSSEMessage,
+import type {
+  SSEEventMap,
+  TypedReadOptions,
+  TypedSSEMessage,
 } from "./events.ts";
+import { messageDecoder } from "./_message_decoder.ts";
 
 // Re-exported so this module's documentation stands on its own.
 export type { SSEMessage };

@@ -34,15 +34,13 @@
  * const options: RedisStoreOptions = { cluster: ["redis://10.0.0.1:7000"] };
  * ```
  *
+ * (Over ~150 lines: half of it is the public options' documentation; the
+ * store's parts live in `redis/`: the client and its scripts, the entry
+ * codec, the tail and its connections, the relay leases.)
+ *
  * @module
  */
 
-import {
-  Cluster,
-  type ClusterOptions,
-  Redis,
-  type RedisOptions,
-} from "ioredis";
 import {
   compareStreamIds,
   historyBounds,
@@ -53,21 +51,17 @@ import {
   type HubRecord,
   type HubStore,
   type HubTailHandler,
+  storeClosed,
   topicEnded,
 } from "./store.ts";
-import { checkOption, isCount, isObject } from "./_checks.ts";
+import { checkOption } from "./_checks.ts";
 import { callHook, checkHookOptions, type SSEHookOptions } from "./hooks.ts";
-import {
-  ABORT_SCRIPT,
-  APPEND_SCRIPT,
-  DUE_SCRIPT,
-  LAST_SCRIPT,
-  LEASE_SCRIPT,
-  READ_SCRIPT,
-  RELEASE_SCRIPT,
-} from "./redis/_scripts.ts";
 import { FairSlots } from "./redis/_fair_slots.ts";
-import { keySlot, Tail, type TailStore } from "./redis/_tail.ts";
+import { Tail } from "./redis/_tail.ts";
+import { openClient } from "./redis/_client.ts";
+import { checkTopic, toEntry, toFields, validId } from "./redis/_entries.ts";
+import { leaseMethods } from "./redis/_leases.ts";
+import { subscriberOptions, tailRoutes } from "./redis/_subscribers.ts";
 
 // Re-exported so this module documents on its own (deno doc --lint).
 export type {
@@ -177,16 +171,6 @@ export interface RedisStoreOptions extends HubHistory, SSEHookOptions {
   reconnect?: RedisReconnectOptions;
 }
 
-const DEFAULT_RECONNECT: Required<RedisReconnectOptions> = {
-  attempts: 20,
-  min: 50,
-  max: 2_000,
-};
-const MAX_TOPIC_LENGTH = 1_024;
-const ID = /^(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$/;
-const MAX_ID_PART = "18446744073709551615"; // Redis ids are two u64s.
-/** Redis rejects an entry without fields; this one stands for "none". */
-const EMPTY_FIELD = "_";
 /**
  * Appends awaiting their reply at once, and so the slots a store's tokens
  * take in a topic's hash: append n writes slot n mod IN_FLIGHT, which no
@@ -194,211 +178,6 @@ const EMPTY_FIELD = "_";
  * there, and a topic never holds more than this many tokens per store.
  */
 const IN_FLIGHT = 64;
-
-type RawEntry = [id: string, fields: string[]];
-
-interface StoreCommands {
-  ssekitRead(
-    stream: string,
-    meta: string,
-    after: string,
-    limit: number,
-    ttl: number | "",
-  ): Promise<
-    [
-      gap: number,
-      cursor: string,
-      entries: RawEntry[],
-      end: string | null,
-      absent: number,
-    ]
-  >;
-  ssekitLast(stream: string): Promise<string>;
-  ssekitAppend(
-    stream: string,
-    meta: string,
-    ...args: (string | number)[]
-  ): Promise<string>;
-  ssekitLease(
-    stream: string,
-    meta: string,
-    holder: string,
-    ms: number,
-  ): Promise<[state: HubLeaseState, expiry: number]>;
-  ssekitRelease(stream: string, meta: string, holder: string): Promise<number>;
-  ssekitAbort(stream: string, meta: string): Promise<number>;
-  ssekitDue(registry: string): Promise<string[]>;
-}
-
-type StoreClient = (Redis | Cluster) & StoreCommands;
-
-function isClient(value: unknown): value is Redis | Cluster {
-  return typeof (value as Redis)?.duplicate === "function" &&
-    typeof (value as Redis)?.xadd === "function";
-}
-
-function isCluster(value: Redis | Cluster): value is Cluster {
-  return (value as Cluster).isCluster === true;
-}
-
-function validId(id: string): boolean {
-  const match = ID.exec(id);
-  return match !== null &&
-    match.slice(1).every((part) =>
-      part.length < MAX_ID_PART.length ||
-      (part.length === MAX_ID_PART.length && part <= MAX_ID_PART)
-    );
-}
-
-function checkTopic(topic: unknown): asserts topic is string {
-  if (
-    typeof topic !== "string" || topic === "" ||
-    topic.length > MAX_TOPIC_LENGTH || /[\uD800-\uDFFF]/u.test(topic)
-  ) {
-    throw new TypeError(
-      `Invalid topic for redisStore: expected a non-empty string of at most ${MAX_TOPIC_LENGTH} characters without lone surrogates (two such topics would share a key), got ${
-        typeof topic === "string" ? `${topic.length} characters` : typeof topic
-      }`,
-    );
-  }
-}
-
-function toFields(record: HubRecord): string[] {
-  const fields: string[] = [];
-  if (record.event !== undefined) fields.push("event", record.event);
-  if (record.data !== undefined) fields.push("data", record.data);
-  if (record.retry !== undefined) fields.push("retry", String(record.retry));
-  if (record.comment !== undefined) fields.push("comment", record.comment);
-  if (record.end) fields.push("end", "1");
-  return fields.length > 0 ? fields : [EMPTY_FIELD, ""];
-}
-
-function toEntry(id: string, fields: readonly string[], from = 0): HubEntry {
-  const entry: { -readonly [K in keyof HubEntry]: HubEntry[K] } = { id };
-  for (let i = from; i < fields.length; i += 2) {
-    const value = fields[i + 1];
-    switch (fields[i]) {
-      case "event":
-        entry.event = value;
-        break;
-      case "data":
-        entry.data = value;
-        break;
-      case "retry":
-        entry.retry = Number(value);
-        break;
-      case "comment":
-        entry.comment = value;
-        break;
-      case "end":
-        entry.end = true;
-        break;
-    }
-  }
-  return Object.freeze(entry);
-}
-
-function clusterNodes(
-  options: RedisStoreOptions,
-): (string | RedisConnection)[] | undefined {
-  const { cluster, clusterOptions } = options;
-  if (cluster === undefined) {
-    checkOption(
-      clusterOptions === undefined,
-      "redisStore",
-      "clusterOptions",
-      'nothing without "cluster" (the startup nodes)',
-      clusterOptions,
-    );
-    return undefined;
-  }
-  checkOption(
-    Array.isArray(cluster) && cluster.length > 0 &&
-      cluster.every((node) => typeof node === "string" || isObject(node)),
-    "redisStore",
-    "cluster",
-    "a non-empty array of redis:// URLs or { host, port } objects",
-    cluster,
-  );
-  checkOption(
-    options.redis === undefined,
-    "redisStore",
-    "redis",
-    'nothing with "cluster" (pass a Cluster client as "redis", or the startup nodes as "cluster")',
-    options.redis,
-  );
-  checkOption(
-    clusterOptions === undefined || isObject(clusterOptions),
-    "redisStore",
-    "clusterOptions",
-    "ioredis ClusterOptions",
-    clusterOptions,
-  );
-  return [...cluster];
-}
-
-function newCluster(
-  nodes: (string | RedisConnection)[],
-  options: ClusterOptions,
-): Cluster {
-  return new Cluster(nodes as ConstructorParameters<typeof Cluster>[0], {
-    ...options,
-    redisOptions: { connectionName: "ssekit", ...options.redisOptions },
-  });
-}
-
-/**
- * Where the tail subscribes: the one Redis, or on a cluster the master that
- * serves each topic's slot, as the client's slot table says.
- */
-function tailRoutes(
-  base: Redis | Cluster,
-  subscriber: Partial<RedisOptions>,
-): Pick<TailStore, "route" | "connect" | "refresh"> {
-  // The tail learns of failures through its connections' events.
-  const quiet = (connection: Redis) => connection.on("error", () => {});
-  if (!isCluster(base)) {
-    return {
-      route: () => "",
-      connect: () => quiet(base.duplicate(subscriber)),
-      refresh: () => Promise.resolve(),
-    };
-  }
-  return {
-    route: (key) => base.slots[keySlot(key)]?.[0],
-    connect: (node) => {
-      const colon = node.lastIndexOf(":");
-      return quiet(
-        new Redis({
-          ...base.options.redisOptions,
-          host: node.slice(0, colon),
-          port: Number(node.slice(colon + 1)),
-          ...subscriber,
-        }),
-      );
-    },
-    refresh: () =>
-      new Promise((resolve) => base.refreshSlotsCache(() => resolve())),
-  };
-}
-
-function positiveInteger(value: number, name: string): number {
-  checkOption(
-    isCount(value, 1),
-    "redisStore",
-    `reconnect.${name}`,
-    "a safe integer ≥ 1",
-    value,
-    RangeError,
-  );
-  return value;
-}
-
-function storeClosed(): TypeError {
-  return new TypeError(
-    "The Redis store is closed: append(), read() and tail() are not allowed after close()",
-  );
-}
 
 /** A random name for this store's publish tokens. */
 function instanceName(): string {
@@ -470,55 +249,15 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     'a string without "{" or "}"',
     prefix,
   );
-  const reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
-  const attempts = positiveInteger(reconnect.attempts, "attempts");
-  const minDelay = positiveInteger(reconnect.min, "min");
-  const maxDelay = Math.max(minDelay, positiveInteger(reconnect.max, "max"));
   const ttlArg = ttl === Infinity ? "" : Math.ceil(ttl);
+  const subscriber = subscriberOptions(options);
   // Its hooks: onReconnect for the tail's connections, onTailLag.
   checkHookOptions(options, "redisStore");
   const { hooks, logger } = options;
-
-  const given = options.redis ?? "redis://127.0.0.1:6379";
-  checkOption(
-    typeof given === "string" || isObject(given),
-    "redisStore",
-    "redis",
-    "a URL, ioredis options or an ioredis client",
-    given,
-  );
-  const nodes = clusterNodes(options);
-  const owned = nodes !== undefined || !isClient(given);
-  // Named, so an operator sees which connections are ssekit's.
-  const base: Redis | Cluster = nodes !== undefined
-    ? newCluster(nodes, options.clusterOptions ?? {})
-    : isClient(given)
-    ? given
-    : typeof given === "string"
-    ? new Redis(given, { connectionName: "ssekit" })
-    : new Redis({ connectionName: "ssekit", ...given as RedisOptions });
-  // Our own clients report failures through their commands' rejections.
-  if (owned) base.on("error", () => {});
-  const client = base as StoreClient;
-  client.defineCommand("ssekitRead", { numberOfKeys: 2, lua: READ_SCRIPT });
-  client.defineCommand("ssekitLast", { numberOfKeys: 1, lua: LAST_SCRIPT });
-  client.defineCommand("ssekitAppend", {
-    numberOfKeys: 2,
-    lua: APPEND_SCRIPT,
-  });
-  client.defineCommand("ssekitLease", { numberOfKeys: 2, lua: LEASE_SCRIPT });
-  client.defineCommand("ssekitRelease", {
-    numberOfKeys: 2,
-    lua: RELEASE_SCRIPT,
-  });
-  client.defineCommand("ssekitAbort", { numberOfKeys: 2, lua: ABORT_SCRIPT });
-  client.defineCommand("ssekitDue", { numberOfKeys: 1, lua: DUE_SCRIPT });
+  const { client, owned } = openClient(options);
 
   const stream = (topic: string) => `${prefix}{t:${topic}}`;
   const meta = (key: string) => `${key}:m`;
-  // The topics whose relay runs hold leases, by expiry: how a run whose
-  // instance died is found. One key (one slot); the topics' own hashes
-  // say whether a lease is really due.
   const registry = `${prefix}{relays}`;
   const readKey = async (
     key: string,
@@ -545,27 +284,8 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     return absent === 1 ? { ...ended, absent: true } : ended;
   };
 
-  // A tail connection reconnects itself and its topics catch up after;
-  // it gives up (and fails its topics) after `attempts` failures.
-  const subscriber: Partial<RedisOptions> = {
-    connectionName: "ssekit-tail",
-    autoResubscribe: false,
-    lazyConnect: false,
-    retryStrategy: (times: number) => {
-      if (times > attempts) return null;
-      const delay = Math.min(maxDelay, minDelay * 2 ** (times - 1));
-      if (hooks) {
-        callHook(hooks, "onReconnect", {
-          where: "store",
-          attempt: times,
-          delay,
-        }, logger);
-      }
-      return delay;
-    },
-  };
   const tail = new Tail({
-    ...tailRoutes(base, subscriber),
+    ...tailRoutes(client, subscriber),
     read: readKey,
     last: (key) => client.ssekitLast(key),
     parse: (message) => {
@@ -590,7 +310,7 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
 
   return {
     async append(topic, record) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       const fields = toFields(record);
       // A topic's appends wait their turn behind each other, not in front
@@ -620,13 +340,13 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
     },
 
     read(topic, afterId, limit): Promise<HubReadResult> {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       return readKey(stream(topic), afterId, limit);
     },
 
     async tail(topic, handler, signal) {
-      if (closed) throw storeClosed();
+      if (closed) throw storeClosed("Redis");
       checkTopic(topic);
       if (signal.aborted) return;
       await tail.add(stream(topic), handler, signal);
@@ -634,68 +354,13 @@ export function redisStore(options: RedisStoreOptions = {}): HubStore {
 
     compare: compareStreamIds,
 
-    async lease(topic, holder, ms) {
-      checkTopic(topic);
-      const key = stream(topic);
-      const [state, expiry] = await client.ssekitLease(
-        key,
-        meta(key),
-        holder,
-        ms,
-      );
-      if (state === "ok") await client.zadd(registry, expiry, topic);
-      return state;
-    },
-
-    async release(topic, holder) {
-      checkTopic(topic);
-      const key = stream(topic);
-      await client.ssekitRelease(key, meta(key), holder);
-      await client.zrem(registry, topic);
-    },
-
-    async requestAbort(topic) {
-      checkTopic(topic);
-      const key = stream(topic);
-      return (await client.ssekitAbort(key, meta(key))) === 1;
-    },
-
-    async reap(record) {
-      let reaped = 0;
-      for (const topic of await client.ssekitDue(registry)) {
-        const key = stream(topic);
-        try {
-          await client.ssekitAppend(
-            key,
-            meta(key),
-            max,
-            ttlArg,
-            "",
-            0,
-            "1",
-            "1",
-            ...toFields({ ...record, end: true }),
-          );
-          reaped++;
-        } catch (error) {
-          // Renewed meanwhile: its next renewal moves it in the registry.
-          if (String((error as Error)?.message).startsWith("LEASED")) {
-            const alive = await client.hexists(meta(key), "h");
-            if (alive) continue;
-          } else if (!String((error as Error)?.message).startsWith("ENDED")) {
-            throw error;
-          }
-        }
-        await client.zrem(registry, topic);
-      }
-      return reaped;
-    },
+    ...leaseMethods({ client, stream, meta, registry, max, ttl: ttlArg }),
 
     async close() {
       if (closed) return;
       closed = true;
       tail.close();
-      if (owned) await base.quit().catch(() => base.disconnect());
+      if (owned) await client.quit().catch(() => client.disconnect());
     },
   };
 }

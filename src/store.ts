@@ -4,6 +4,9 @@
  * and the history bounds every store applies. {@linkcode memoryStore} and
  * the Redis Streams store (`ssekit/redis`) implement it.
  *
+ * (Over ~150 lines: it is the contract's documented types, read as one;
+ * the code is the few helpers every store shares, at the end.)
+ *
  * @module
  */
 
@@ -367,5 +370,16 @@ export function topicEnded(topic: string): TypeError {
     `The topic ${
       JSON.stringify(topic)
     } has ended: nothing can be appended to it until its history expires`,
+  );
+}
+
+/**
+ * The error every store gives for an append, read or tail after its
+ * `close()`; `store` names it ("memory", "Redis"…). Internal: shared by
+ * the stores, not exported from the entry point.
+ */
+export function storeClosed(store: string): TypeError {
+  return new TypeError(
+    `The ${store} store is closed: append(), read() and tail() are not allowed after close()`,
   );
 }

@@ -17,6 +17,9 @@
  * which every later entry follows. Redis's own `max-deleted-entry-id` is no
  * floor: MAXLEN trimming leaves it at `0-0` (Redis 7.0).
  *
+ * (Over ~150 lines: the scripts share the helpers below and the key layout
+ * above, and each is read against them; most of the length is Lua.)
+ *
  * @module
  */
 

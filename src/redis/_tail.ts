@@ -17,6 +17,12 @@
  * break, and a `gap` for the hub to announce when it does not (history
  * trimmed meanwhile, or a Redis restart that lost it).
  *
+ * (Over ~150 lines: {@linkcode Tail} is one class because its shards and
+ * topics point at each other: a topic moves between shards, and a shard's
+ * connection events resync its topics; split, each half would reach into
+ * the other's state. Where connections go and how they reconnect is in
+ * `_subscribers.ts`.)
+ *
  * @module
  */
 
