@@ -22,6 +22,7 @@ import {
   type SSELogger,
   type SSEResumeInfo,
 } from "./hooks.ts";
+import { Queue } from "./_queue.ts";
 
 /** What a subscription needs of its hub. */
 export interface SubscriptionHost {
@@ -94,10 +95,9 @@ export class Subscription extends PushSource
   readonly #topic: SubscribedTopic;
   readonly #signal: AbortSignal | undefined;
   #state: State;
-  // Events for the consumer are queue[head…]; a missed-events marker, when
-  // set, goes before them.
-  #queue: (SSEEvent | undefined)[] = [];
-  #head = 0;
+  // Events for the consumer; a missed-events marker, when set, goes before
+  // them.
+  readonly #queue = new Queue<SSEEvent>();
   #lost: string | undefined;
   #lostId: string | undefined;
   /** Live entries that arrived during the replay. */
@@ -231,7 +231,7 @@ export class Subscription extends PushSource
 
   /** Events held for this subscriber. */
   size(): number {
-    return this.#queue.length - this.#head + this.#pending.length;
+    return this.#queue.length + this.#pending.length;
   }
 
   /** A live entry from the topic's tail. */
@@ -244,15 +244,15 @@ export class Subscription extends PushSource
       if (this.size() >= maxQueue) {
         this.#pending = [];
         this.#overflowed = true;
-        if (this.#queue.length - this.#head >= maxQueue) return;
+        if (this.#queue.length >= maxQueue) return;
       }
       this.#pending.push(entry);
       return;
     }
     if (state !== "live" || !this.#isNew(entry)) return;
-    if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
+    if (this.#queue.length >= this.#hub.maxQueue) {
       if (!this.#hub.dropOldest) return this.#fallBehind();
-      this.#shift();
+      this.#queue.shift();
       this.#slowConsumer("drop");
       this.#lost = "overflow";
       this.#lostId = undefined;
@@ -340,8 +340,7 @@ export class Subscription extends PushSource
 
   #release(): void {
     this.#state = "ended";
-    this.#queue = [];
-    this.#head = 0;
+    this.#queue.clear();
     this.#pending = [];
     this.#lost = undefined;
     this.#signal?.removeEventListener("abort", this.#onAbort);
@@ -357,7 +356,7 @@ export class Subscription extends PushSource
       this.#waiter = undefined;
       this.#waiting = undefined;
       if (value !== undefined) {
-        const more = this.#head < this.#queue.length ||
+        const more = this.#queue.length > 0 ||
           this.#lost !== undefined || this.#state === "closing";
         // Stays the waiter if it asks for more and nothing replaced it.
         if (waiter.deliver(value, more)) this.#waiter ??= waiter;
@@ -369,19 +368,6 @@ export class Subscription extends PushSource
     }
   }
 
-  #shift(): SSEEvent {
-    const value = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined;
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1_024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    return value;
-  }
-
   #take(): SSEEvent | undefined {
     const lost = this.#lost;
     if (lost !== undefined) {
@@ -391,8 +377,8 @@ export class Subscription extends PushSource
       if (this.#lostId !== undefined) event.id = this.#lostId;
       return event;
     }
-    if (this.#head < this.#queue.length) {
-      const value = this.#shift();
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift()!;
       // The topic's end: nothing comes after it.
       if ((value as HubEntry).end) this.#release();
       return value;
@@ -472,7 +458,7 @@ export class Subscription extends PushSource
         }
         if (this.#state !== "replay") this.#resumed();
         if (
-          this.#head < this.#queue.length || this.#lost !== undefined ||
+          this.#queue.length > 0 || this.#lost !== undefined ||
           this.#finishing
         ) break;
       }
