@@ -14,18 +14,6 @@ const COMPACT_AFTER = 1_024;
  * slot is cleared at once, so the queue holds nothing it handed out; the
  * array is reset when drained and compacted once the taken slots are the
  * larger part of it, so a queue that is never empty stays bounded too.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { Queue } from "./_queue.ts";
- *
- * const queue = new Queue<string>();
- * queue.push("a");
- * queue.push("b");
- * assert.equal(queue.shift(), "a");
- * assert.equal(queue.length, 1);
- * ```
  */
 export class Queue<T> {
   #items: (T | undefined)[] = [];
