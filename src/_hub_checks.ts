@@ -1,15 +1,14 @@
 /**
- * The checks of a hub's arguments: topic names, and calls after close.
+ * The checks of a hub's arguments: topic names, subscribe options, and
+ * calls after close.
  *
  * @module
  */
 
 import { describe } from "./_checks.ts";
+import type { HubSubscribeOptions } from "./_hub_options.ts";
 
-/** Who the hub's options are given to, as option errors name it. */
-export const OWNER = "createHub";
-export const DEFAULT_MAX_QUEUE = 256;
-export const DEFAULT_CLOSE_RETRY = { min: 1_000, max: 5_000 };
+/** The error of a call made after `close()`. */
 export function hubClosed(method: string): TypeError {
   return new TypeError(
     `The hub is closed: ${method}() is not allowed after close(); create a new hub`,
@@ -24,6 +23,7 @@ const BAD_TOPIC =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Throws a `TypeError` unless `topic` is a valid topic name. */
 export function checkTopic(topic: unknown): asserts topic is string {
   if (
     typeof topic !== "string" || topic === "" ||
@@ -37,6 +37,24 @@ export function checkTopic(topic: unknown): asserts topic is string {
           ? `${topic.length} characters`
           : JSON.stringify(topic)
       }`,
+    );
+  }
+}
+
+/** Throws a `TypeError` for a bad option of `subscribe`. */
+export function checkSubscribeOptions(options: HubSubscribeOptions): void {
+  const { lastEventId, signal } = options;
+  if (lastEventId !== undefined && typeof lastEventId !== "string") {
+    throw new TypeError(
+      `Invalid subscribe option "lastEventId": expected a string, got ${typeof lastEventId}`,
+    );
+  }
+  if (
+    signal !== undefined &&
+    typeof (signal as Partial<AbortSignal>)?.addEventListener !== "function"
+  ) {
+    throw new TypeError(
+      `Invalid subscribe option "signal": expected an AbortSignal, got ${typeof signal}`,
     );
   }
 }

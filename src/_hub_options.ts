@@ -2,6 +2,8 @@
  * The options of {@linkcode createHub} and of its hub's `subscribe` and
  * `response` (re-exported by `hub.ts`).
  *
+ * A little over ~150 lines: the options are their documentation.
+ *
  * @module
  */
 
