@@ -13,12 +13,12 @@ import type { SSEHooks, SSELogger } from "./hooks.ts";
 import type { HubStore } from "./store.ts";
 import { Subscription, type SubscriptionHost } from "./_hub_subscription.ts";
 import type { RelayUpstream } from "./relay.ts";
-import {
-  type HubRelayOptions,
-  type HubRelayOutcome,
-  type HubRelayRun,
-  HubRelays,
+import type {
+  HubRelayOptions,
+  HubRelayOutcome,
+  HubRelayRun,
 } from "./hub_relay.ts";
+import { HubRelays } from "./_hub_relays.ts";
 import type {
   HubOptions,
   HubResponseOptions,
