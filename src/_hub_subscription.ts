@@ -6,9 +6,10 @@
  * past that it reads history at the consumer's pace instead (see
  * `#fallBehind` and `_hub_replay.ts`).
  *
- * Larger than most units (~300 lines): the queue, the live intake and the
- * end share the queue, the cursor and the consumer's pending read, and
- * splitting them would put those behind accessors on every event.
+ * Larger than most units (~400 lines): the hand-off to the consumer, the
+ * live intake, the slow policy and the end share the queue, the cursor and
+ * the consumer's pending read, and splitting them would put those behind
+ * accessors on every event.
  *
  * @module
  */
@@ -16,8 +17,6 @@
 import type { HubEntry } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
 import { type PushReceiver, PushSource } from "./stream.ts";
-import { Queue } from "./_queue.ts";
-import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 import {
   type HookHost,
   markCutOff,
@@ -27,6 +26,8 @@ import {
   slowConsumer,
   wasCutOff,
 } from "./_hub_subscription_hooks.ts";
+import { Queue } from "./_queue.ts";
+import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 
 /** What a subscription needs of its hub. */
 export interface SubscriptionHost extends ReplayHost, HookHost {
