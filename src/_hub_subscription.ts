@@ -6,7 +6,7 @@
  * past that it reads history at the consumer's pace instead (see
  * `#fallBehind` and `_hub_replay.ts`).
  *
- * Larger than most units (~400 lines): the hand-off to the consumer, the
+ * Larger than most units (~370 lines): the hand-off to the consumer, the
  * live intake, the slow policy and the end share the queue, the cursor and
  * the consumer's pending read, and splitting them would put those behind
  * accessors on every event.
@@ -27,6 +27,7 @@ import {
   wasCutOff,
 } from "./_hub_subscription_hooks.ts";
 import { Queue } from "./_queue.ts";
+import { DONE, NextWaiter } from "./_hub_next_waiter.ts";
 import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 
 /** What a subscription needs of its hub. */
@@ -54,35 +55,7 @@ export interface SubscribedTopic {
  */
 type State = "replay" | "live" | "closing" | "ended";
 
-const DONE: IteratorResult<SSEEvent> = Object.freeze({
-  done: true,
-  value: undefined,
-});
-
-// The consumer of a pending next(): it takes one event.
-class NextWaiter implements PushReceiver {
-  resolve: (result: IteratorResult<SSEEvent>) => void;
-  reject: (reason: unknown) => void;
-
-  constructor(
-    resolve: (result: IteratorResult<SSEEvent>) => void,
-    reject: (reason: unknown) => void,
-  ) {
-    this.resolve = resolve;
-    this.reject = reject;
-  }
-
-  deliver(value: unknown): boolean {
-    this.resolve({ value: value as SSEEvent, done: false });
-    return false;
-  }
-
-  sourceEnded(failure?: { reason: unknown }): void {
-    if (failure) this.reject(failure.reason);
-    else this.resolve(DONE);
-  }
-}
-
+/** One subscriber of a topic: what `hub.subscribe` returns. */
 export class Subscription extends PushSource
   implements AsyncIterableIterator<SSEEvent>, ReplayTarget {
   readonly #hub: SubscriptionHost;
