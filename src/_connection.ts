@@ -25,6 +25,7 @@ import {
 import { Backoff } from "./_backoff.ts";
 import { RequestTemplate } from "./_connection_request.ts";
 import { IdleWatch, sleep } from "./_connection_timers.ts";
+import { Queue } from "./_queue.ts";
 
 /** The states of a connection, as `EventSource` names them. */
 type State = "connecting" | "open" | "closed";
@@ -75,10 +76,8 @@ export class Connection implements SSEConnection {
   // The announced connection's body, until it ends.
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #interpreter: EventStreamInterpreter | undefined;
-  // Messages parsed but not yet handed out, from #head on; an index, not
-  // shift(), which is quadratic on some engines for large bursts.
-  #queue: SSEMessage[] = [];
-  #head = 0;
+  // Messages parsed but not yet handed out.
+  readonly #queue = new Queue<SSEMessage>();
   #busy: Step | undefined;
   // A typed connection's decoder, run in #pull: the one chain of next()
   // calls keeps a message whose schema still validates ahead of the next.
@@ -121,9 +120,7 @@ export class Connection implements SSEConnection {
 
   /** The last event id handed out, sent as `Last-Event-ID` when reconnecting. */
   get lastEventId(): string {
-    return this.#head < this.#queue.length
-      ? this.#delivered
-      : this.#lastEventId;
+    return this.#queue.length > 0 ? this.#delivered : this.#lastEventId;
   }
 
   /** Ends iteration at once, aborting any request in flight; idempotent. */
@@ -133,7 +130,7 @@ export class Connection implements SSEConnection {
     this.#state = "closed";
     this.#closer.abort();
     this.#options.signal?.removeEventListener("abort", this.close);
-    this.#queue.length = this.#head = 0;
+    this.#queue.clear();
     this.#reader?.cancel().catch(() => {});
   };
 
@@ -170,11 +167,8 @@ export class Connection implements SSEConnection {
   readonly #pull = async (): Step => {
     try {
       while (!this.#closed()) {
-        if (this.#head < this.#queue.length) {
-          const message = this.#queue[this.#head++];
-          if (this.#head === this.#queue.length) {
-            this.#queue.length = this.#head = 0;
-          }
+        if (this.#queue.length > 0) {
+          const message = this.#queue.shift()!;
           this.#delivered = message.lastEventId;
           if (!this.#decode) return { done: false, value: message };
           const value = await this.#decode(message);
@@ -287,7 +281,7 @@ export class Connection implements SSEConnection {
         if (this.#stats) this.#stats.bytes += result.value.byteLength;
         interpreter.push(result.value);
         this.#lastEventId = interpreter.lastEventId;
-        if (this.#head < this.#queue.length) return;
+        if (this.#queue.length > 0) return;
       }
     } finally {
       idle?.stop();

@@ -1,37 +1,39 @@
 /**
  * One subscriber of a hub topic (internal to the hub): the queue between
- * the topic's tail and the consumer, the replay of history after a
- * `Last-Event-ID`, and the policy for a consumer that falls behind. It
- * holds at most `maxQueue` events: past that it reads history at the
- * consumer's pace instead (see `#fallBehind`).
+ * the topic's tail and the consumer, handed to it as it asks (a pending
+ * `next()`, or a stream's body, straight from the publish), and the policy
+ * for a consumer that falls behind. It holds at most `maxQueue` events:
+ * past that it reads history at the consumer's pace instead (see
+ * `#fallBehind` and `_hub_replay.ts`).
  *
- * Larger than most units (~400 lines) because its state machine is one
- * piece: the replay, the live queue and the end share the queue, the
- * cursor and the consumer's pending read, and splitting them would put
- * those behind accessors on every event.
+ * Larger than most units (~370 lines): the hand-off to the consumer, the
+ * live intake, the slow policy and the end share the queue, the cursor and
+ * the consumer's pending read, and splitting them would put those behind
+ * accessors on every event.
  *
  * @module
  */
 
-import type { HubEntry, HubStore } from "./store.ts";
+import type { HubEntry } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
 import { type PushReceiver, PushSource } from "./stream.ts";
 import {
-  callHook,
-  type SSEHooks,
-  type SSELogger,
-  type SSEResumeInfo,
-} from "./hooks.ts";
+  type HookHost,
+  markCutOff,
+  reset,
+  resumed,
+  resuming,
+  slowConsumer,
+  wasCutOff,
+} from "./_hub_subscription_hooks.ts";
+import { Queue } from "./_queue.ts";
+import { DONE, NextWaiter } from "./_hub_next_waiter.ts";
+import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 
 /** What a subscription needs of its hub. */
-export interface SubscriptionHost {
-  readonly store: HubStore;
-  readonly maxQueue: number;
+export interface SubscriptionHost extends ReplayHost, HookHost {
   readonly dropOldest: boolean;
   readonly resetEvent: string;
-  /** The hub's hooks, called only on resumes, resets and slow consumers. */
-  readonly hooks: SSEHooks | undefined;
-  readonly logger: SSELogger;
   /** Called by a subscription that ended, so its topic can stop tailing. */
   leave(topic: SubscribedTopic, subscription: Subscription): void;
 }
@@ -47,68 +49,28 @@ export interface SubscribedTopic {
 }
 
 /**
- * `"replay"`: reading history, live entries wait in `pending`; `"live"`:
+ * `"replay"`: reading history, live entries wait in the replay; `"live"`:
  * receiving live entries; `"closing"`: the hub closed, what is queued goes
  * out, then the retry hint; `"ended"`: over, the queue released.
  */
 type State = "replay" | "live" | "closing" | "ended";
 
-// What the hooks are told, kept off the subscriptions (thousands sit idle,
-// and a field costs each of them): the resumes under way of a hub with
-// hooks, and the subscriptions cut off for falling behind.
-const resumes = new WeakMap<Subscription, SSEResumeInfo>();
-const cutOff = new WeakSet<Subscription>();
-
-const DONE: IteratorResult<SSEEvent> = Object.freeze({
-  done: true,
-  value: undefined,
-});
-
-// The consumer of a pending next(): it takes one event.
-class NextWaiter implements PushReceiver {
-  resolve: (result: IteratorResult<SSEEvent>) => void;
-  reject: (reason: unknown) => void;
-
-  constructor(
-    resolve: (result: IteratorResult<SSEEvent>) => void,
-    reject: (reason: unknown) => void,
-  ) {
-    this.resolve = resolve;
-    this.reject = reject;
-  }
-
-  deliver(value: unknown): boolean {
-    this.resolve({ value: value as SSEEvent, done: false });
-    return false;
-  }
-
-  sourceEnded(failure?: { reason: unknown }): void {
-    if (failure) this.reject(failure.reason);
-    else this.resolve(DONE);
-  }
-}
-
+/** One subscriber of a topic: what `hub.subscribe` returns. */
 export class Subscription extends PushSource
-  implements AsyncIterableIterator<SSEEvent> {
+  implements AsyncIterableIterator<SSEEvent>, ReplayTarget {
   readonly #hub: SubscriptionHost;
   readonly #topic: SubscribedTopic;
   readonly #signal: AbortSignal | undefined;
   #state: State;
-  // Events for the consumer are queue[head…]; a missed-events marker, when
-  // set, goes before them.
-  #queue: (SSEEvent | undefined)[] = [];
-  #head = 0;
-  #lost: string | undefined;
+  // Events for the consumer; a missed-events marker, when set, goes before
+  // them.
+  readonly #queue = new Queue<SSEEvent>();
+  #lost: "history" | "overflow" | undefined;
   #lostId: string | undefined;
-  /** Live entries that arrived during the replay. */
-  #pending: HubEntry[] = [];
-  /** Pending entries were dropped: the replay must read further. */
-  #overflowed = false;
-  /** Replaying because it fell behind, not to resume. */
-  #behind = false;
+  /** The replay under way, in state "replay" only. */
+  #replay: Replay | undefined;
   /** The topic has ended: what is queued is the last of it. */
   #finishing = false;
-  #reading = false;
   /** The id of the last entry queued; undefined for a live-only start. */
   #cursor: string | undefined;
   /** Live entries are past the cursor from here on: no more comparing. */
@@ -134,16 +96,15 @@ export class Subscription extends PushSource
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
-    if (lastEventId !== undefined && hub.hooks?.onResume) {
-      resumes.set(this, {
-        topic: topic.name,
-        lastEventId,
-        replayed: 0,
-        gap: false,
-      });
+    if (lastEventId === undefined) {
+      this.#state = "live";
+      this.#synced = true;
+    } else {
+      resuming(this, hub, topic.name, lastEventId);
+      this.#state = "replay";
+      this.#synced = false;
+      this.#replay = new Replay(hub, topic, this, false);
     }
-    this.#state = lastEventId === undefined ? "live" : "replay";
-    this.#synced = lastEventId === undefined;
     this.#signal = signal;
     topic.subscribers.add(this);
     if (lastEventId === undefined && topic.end !== undefined) {
@@ -163,33 +124,7 @@ export class Subscription extends PushSource
 
   /** Whether it was ended for falling behind: its stream's close reason. */
   get slow(): boolean {
-    return cutOff.has(this);
-  }
-
-  // Hooks run only on rare paths, never per event, and from methods of
-  // their own, so the hot ones (push, #take) stay as small as before.
-  #slowConsumer(action: "drop" | "disconnect"): void {
-    const { hooks, logger } = this.#hub;
-    if (!hooks) return;
-    const info = { topic: this.#topic.name, action };
-    callHook(hooks, "onSlowConsumer", info, logger);
-  }
-
-  #reset(reason: string): void {
-    const { hooks, logger } = this.#hub;
-    if (!hooks) return;
-    const info = {
-      topic: this.#topic.name,
-      reason: reason as "history" | "overflow",
-    };
-    callHook(hooks, "onReset", info, logger);
-  }
-
-  // Ended for falling behind: told to the hooks, and to the stream.
-  #cutOff(): void {
-    cutOff.add(this);
-    this.#slowConsumer("disconnect");
-    this.#end();
+    return wasCutOff(this);
   }
 
   next(): Promise<IteratorResult<SSEEvent>> {
@@ -207,7 +142,7 @@ export class Subscription extends PushSource
     this.#waiting = new Promise((resolve, reject) => {
       this.#waiter = new NextWaiter(resolve, reject);
     });
-    if (this.#state === "replay" && !this.#reading) void this.#replay();
+    this.#read();
     return this.#waiting;
   }
 
@@ -219,9 +154,13 @@ export class Subscription extends PushSource
   override pushTo(receiver: PushReceiver): void {
     this.#waiter = receiver;
     this.#wake();
-    if (
-      this.#waiter !== undefined && this.#state === "replay" && !this.#reading
-    ) void this.#replay();
+    if (this.#waiter !== undefined) this.#read();
+  }
+
+  // A consumer waits: a replay reads its next page, unless it is reading.
+  #read(): void {
+    const replay = this.#replay;
+    if (replay !== undefined && !replay.reading) void replay.run();
   }
 
   override return(): Promise<IteratorResult<SSEEvent>> {
@@ -231,29 +170,20 @@ export class Subscription extends PushSource
 
   /** Events held for this subscriber. */
   size(): number {
-    return this.#queue.length - this.#head + this.#pending.length;
+    return this.#queue.length + (this.#replay?.size ?? 0);
   }
 
   /** A live entry from the topic's tail. */
   push(entry: HubEntry): void {
     const state = this.#state;
     if (state === "replay") {
-      // The store has these too: dropping them only makes the replay read
-      // further, so the queue and this buffer never hold more than maxQueue.
-      const maxQueue = this.#hub.maxQueue;
-      if (this.size() >= maxQueue) {
-        this.#pending = [];
-        this.#overflowed = true;
-        if (this.#queue.length - this.#head >= maxQueue) return;
-      }
-      this.#pending.push(entry);
-      return;
+      return this.#replay!.buffer(entry, this.#queue.length);
     }
     if (state !== "live" || !this.#isNew(entry)) return;
-    if (this.#queue.length - this.#head >= this.#hub.maxQueue) {
+    if (this.#queue.length >= this.#hub.maxQueue) {
       if (!this.#hub.dropOldest) return this.#fallBehind();
-      this.#shift();
-      this.#slowConsumer("drop");
+      this.#queue.shift();
+      slowConsumer(this.#hub, this.#topic.name, "drop");
       this.#lost = "overflow";
       this.#lostId = undefined;
     }
@@ -265,14 +195,12 @@ export class Subscription extends PushSource
   // More than maxQueue behind: a fast publisher, a burst, or a consumer
   // that reads slowly. The rest comes from history at the consumer's pace
   // (the store has it), so nothing more is held for it; it is cut off only
-  // if history no longer reaches back to where it is (see #replay).
+  // if history no longer reaches back to where it is (see Replay).
   #fallBehind(): void {
-    if (this.#cursor === undefined) return this.#cutOff();
+    if (this.#cursor === undefined) return this.cutOff();
     this.#state = "replay";
-    this.#behind = true;
     this.#synced = false;
-    this.#pending = [];
-    this.#overflowed = true;
+    this.#replay = new Replay(this.#hub, this.#topic, this, true);
   }
 
   // The tail may repeat entries the replay gave; it is in id order, so once
@@ -291,15 +219,11 @@ export class Subscription extends PushSource
    */
   gap(): void {
     const state = this.#state;
-    if (state === "replay") {
-      this.#pending = [];
-      this.#overflowed = true;
-      return;
-    }
+    if (state === "replay") return this.#replay!.drop();
     if (state !== "live") return;
-    const reset: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
-    this.#reset("history");
-    this.#queue.push(reset);
+    const event: SSEEvent = { event: this.#hub.resetEvent, data: "history" };
+    reset(this.#hub, this.#topic.name, "history");
+    this.#queue.push(event);
     if (this.#waiter) this.#wake();
   }
 
@@ -318,7 +242,7 @@ export class Subscription extends PushSource
     if (this.#state === "ended") return;
     this.#state = "closing";
     this.#retry = retry;
-    this.#pending = [];
+    this.#replay = undefined;
     this.#wake();
   }
 
@@ -328,6 +252,13 @@ export class Subscription extends PushSource
     this.#release();
     this.#failure = { reason };
     this.#wake();
+  }
+
+  /** Ended for falling behind: told to the hooks, and to the stream. */
+  cutOff(): void {
+    markCutOff(this);
+    slowConsumer(this.#hub, this.#topic.name, "disconnect");
+    this.#end();
   }
 
   #onAbort = (): void => this.#end();
@@ -340,12 +271,16 @@ export class Subscription extends PushSource
 
   #release(): void {
     this.#state = "ended";
-    this.#queue = [];
-    this.#head = 0;
-    this.#pending = [];
+    this.#queue.clear();
+    this.#replay = undefined;
     this.#lost = undefined;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#hub.leave(this.#topic, this);
+  }
+
+  /** Hands the waiting consumer what is ready, while it takes more. */
+  wake(): void {
+    this.#wake();
   }
 
   // Hands the waiting consumer what is ready, while it takes more; then
@@ -357,7 +292,7 @@ export class Subscription extends PushSource
       this.#waiter = undefined;
       this.#waiting = undefined;
       if (value !== undefined) {
-        const more = this.#head < this.#queue.length ||
+        const more = this.#queue.length > 0 ||
           this.#lost !== undefined || this.#state === "closing";
         // Stays the waiter if it asks for more and nothing replaced it.
         if (waiter.deliver(value, more)) this.#waiter ??= waiter;
@@ -369,30 +304,17 @@ export class Subscription extends PushSource
     }
   }
 
-  #shift(): SSEEvent {
-    const value = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined;
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1_024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    return value;
-  }
-
   #take(): SSEEvent | undefined {
     const lost = this.#lost;
     if (lost !== undefined) {
       this.#lost = undefined;
-      this.#reset(lost);
+      reset(this.#hub, this.#topic.name, lost);
       const event: SSEEvent = { event: this.#hub.resetEvent, data: lost };
       if (this.#lostId !== undefined) event.id = this.#lostId;
       return event;
     }
-    if (this.#head < this.#queue.length) {
-      const value = this.#shift();
+    if (this.#queue.length > 0) {
+      const value = this.#queue.shift()!;
       // The topic's end: nothing comes after it.
       if ((value as HubEntry).end) this.#release();
       return value;
@@ -405,82 +327,48 @@ export class Subscription extends PushSource
     return undefined;
   }
 
-  // The resume's replay has caught up: told once.
-  #resumed(): void {
-    const resume = resumes.get(this);
-    if (resume === undefined) return;
-    resumes.delete(this);
-    callHook(this.#hub.hooks!, "onResume", resume, this.#hub.logger);
+  // What the replay calls (ReplayTarget).
+
+  replaying(replay: Replay): boolean {
+    return this.#replay === replay;
   }
 
-  // Reads history one page at a time, and only when the consumer has taken
-  // everything queued, so a replay holds at most maxQueue events.
-  async #replay(): Promise<void> {
-    this.#reading = true;
-    const { store, maxQueue } = this.#hub;
-    const topic = this.#topic;
-    try {
-      await topic.ready;
-      while (this.#state === "replay") {
-        // This read covers whatever the buffer dropped so far.
-        if (this.#pending.length >= maxQueue) this.#pending = [];
-        this.#overflowed = false;
-        const limit = maxQueue - this.#pending.length;
-        const { entries, gap, cursor, end } = await store.read(
-          topic.name,
-          this.#cursor!,
-          limit,
-        );
-        if (this.#state !== "replay") return;
-        // Fallen out of history while behind: "disconnect" ends it, and it
-        // resumes with a reset when it reconnects.
-        if (gap && this.#behind) return this.#cutOff();
-        const resume = this.#hub.hooks && resumes.get(this);
-        if (resume) {
-          resume.replayed += entries.length;
-          if (gap) resume.gap = true;
-        }
-        if (gap) {
-          this.#lost = "history";
-          // Without entries to follow, the reset itself tells the client
-          // where it stands, or it would ask for the same id next time.
-          this.#lostId = entries.length === 0 ? cursor : undefined;
-        }
-        this.#cursor = cursor;
-        if (entries.length + this.#pending.length > maxQueue) {
-          this.#pending = [];
-          this.#overflowed = true;
-        }
-        for (const entry of entries) this.#queue.push(entry);
-        if (entries.length < limit && end !== undefined) {
-          // Caught up with a topic that has ended: nothing more comes.
-          this.#finishing = true;
-          this.#state = "live";
-          this.#pending = [];
-        } else if (entries.length < limit && !this.#overflowed) {
-          // Caught up: everything after this read is in `pending` or will
-          // come live; both can repeat what the read returned.
-          this.#state = "live";
-          this.#behind = false;
-          for (const entry of this.#pending) {
-            if (this.#isNew(entry)) {
-              this.#cursor = entry.id;
-              this.#queue.push(entry);
-            }
-          }
-          this.#pending = [];
-        }
-        if (this.#state !== "replay") this.#resumed();
-        if (
-          this.#head < this.#queue.length || this.#lost !== undefined ||
-          this.#finishing
-        ) break;
-      }
-      this.#wake();
-    } catch (error) {
-      this.fail(error);
-    } finally {
-      this.#reading = false;
+  get cursor(): string {
+    return this.#cursor!;
+  }
+
+  get ready(): boolean {
+    return this.#queue.length > 0 || this.#lost !== undefined ||
+      this.#finishing;
+  }
+
+  queuePage(entries: readonly HubEntry[], cursor: string, gap: boolean): void {
+    if (gap) {
+      this.#lost = "history";
+      // Without entries to follow, the reset itself tells the client
+      // where it stands, or it would ask for the same id next time.
+      this.#lostId = entries.length === 0 ? cursor : undefined;
     }
+    this.#cursor = cursor;
+    for (const entry of entries) this.#queue.push(entry);
+  }
+
+  finish(): void {
+    this.#finishing = true;
+    this.#state = "live";
+    this.#replay = undefined;
+    resumed(this, this.#hub);
+  }
+
+  goLive(pending: readonly HubEntry[]): void {
+    this.#state = "live";
+    this.#replay = undefined;
+    for (const entry of pending) {
+      if (this.#isNew(entry)) {
+        this.#cursor = entry.id;
+        this.#queue.push(entry);
+      }
+    }
+    resumed(this, this.#hub);
   }
 }

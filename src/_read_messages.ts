@@ -10,6 +10,7 @@ import type { SSEMessage } from "./types.ts";
 import { describe } from "./_checks.ts";
 import { Interpreter, type SSEDecoderOptions } from "./_interpreter.ts";
 import type { MessageDecoder } from "./events.ts";
+import { Queue } from "./_queue.ts";
 
 /**
  * Reads the messages of a `Response` or a `ReadableStream`; with `decode`,
@@ -21,8 +22,7 @@ export function readMessages(
   options?: SSEDecoderOptions,
   decode?: MessageDecoder,
 ): AsyncIterableIterator<SSEMessage> {
-  const queue: SSEMessage[] = [];
-  let head = 0;
+  const queue = new Queue<SSEMessage>();
   const interpreter = new Interpreter(options, (message) => {
     queue.push(message);
   });
@@ -45,19 +45,14 @@ export function readMessages(
     stream?.getReader();
   let busy: Promise<IteratorResult<SSEMessage>> | undefined;
 
-  const take = (): IteratorResult<SSEMessage> => {
-    const value = queue[head++];
-    if (head === queue.length) {
-      queue.length = 0;
-      head = 0;
-    }
-    return { done: false, value };
-  };
+  const take = (): IteratorResult<SSEMessage> => ({
+    done: false,
+    value: queue.shift()!,
+  });
   const close = (): void => {
     const open = reader;
     reader = undefined;
-    queue.length = 0;
-    head = 0;
+    queue.clear();
     try {
       open?.releaseLock();
     } catch {
@@ -74,7 +69,7 @@ export function readMessages(
   };
   const pull = async (): Promise<IteratorResult<SSEMessage>> => {
     for (;;) {
-      if (head < queue.length) {
+      if (queue.length > 0) {
         if (!decode) return take();
         let value;
         try {
@@ -118,7 +113,7 @@ export function readMessages(
     next(): Promise<IteratorResult<SSEMessage>> {
       // Messages parsed from one chunk are handed out without a read; a
       // call made while another still reads waits its turn, keeping order.
-      if (busy === undefined && head < queue.length && !decode) {
+      if (busy === undefined && queue.length > 0 && !decode) {
         return Promise.resolve(take());
       }
       const step = busy === undefined ? pull() : busy.then(pull, pull);

@@ -8,10 +8,12 @@
  *
  * @module
  */
+import { Queue } from "../_queue.ts";
+
 export class FairSlots {
   #free: number;
   // Insertion order is the round: a key served moves to the end.
-  #waiting = new Map<string, (() => void)[]>();
+  #waiting = new Map<string, Queue<() => void>>();
 
   constructor(size: number) {
     this.#free = size;
@@ -24,9 +26,9 @@ export class FairSlots {
       return undefined;
     }
     return new Promise<void>((resolve) => {
-      const queue = this.#waiting.get(key);
-      if (queue) queue.push(resolve);
-      else this.#waiting.set(key, [resolve]);
+      let queue = this.#waiting.get(key);
+      if (!queue) this.#waiting.set(key, queue = new Queue());
+      queue.push(resolve);
     });
   }
 
