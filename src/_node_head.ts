@@ -16,7 +16,7 @@ import { type AdoptedSSEBody, adoptSSEBody } from "./stream.ts";
 // sets some) would contradict the ones Node writes.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
 
-export const noop = () => {};
+const noop = () => {};
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
@@ -68,6 +68,12 @@ async function handle(
 // What a response body is read through: a reader of its stream, or a sink
 // that an adopted createSSEStream body writes to.
 export type Outgoing = ReadableStreamDefaultReader<Uint8Array> | ResponseSink;
+
+// Cancels the body behind `outgoing`: the client left, or never got the head.
+export function cancel(outgoing: Outgoing, reason: unknown): void {
+  if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
+  else outgoing.cancel(reason).catch(noop);
+}
 
 // Runs the handler and writes the head; resolves to what the body is read
 // through, or undefined when the response is over. A function of its own, so the

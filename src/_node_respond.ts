@@ -9,13 +9,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describe } from "./_checks.ts";
 import type { NodeHandler, NodeListener } from "./_node_handler.ts";
-import { begin, noop, type Outgoing } from "./_node_head.ts";
+import { begin, cancel, type Outgoing } from "./_node_head.ts";
 import { ResponseSink } from "./_node_sink.ts";
-
-function cancel(outgoing: Outgoing, reason: unknown): void {
-  if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
-  else outgoing.cancel(reason).catch(noop);
-}
 
 async function respond(
   handler: NodeHandler,
