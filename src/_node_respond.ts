@@ -67,14 +67,16 @@ async function respond(
     // The client left while the head was being sent: nothing is written.
     return cancel(outgoing, aborter.signal.reason);
   }
-  // Headers go out now, not with the first chunk of a body that may take a
-  // while (an SSE stream's first event). Nagle would then hold back each
-  // small write until the previous one is acknowledged, up to 40 ms with
-  // delayed ACKs, so it is off for every response; it costs nothing where
-  // node:http already turned it off.
+  // Nagle would hold back each small write until the previous one is
+  // acknowledged, up to 40 ms with delayed ACKs, so it is off for every
+  // response; it costs nothing where node:http already turned it off.
   res.socket?.setNoDelay(true);
-  res.flushHeaders();
+  // An adopted body writes its first line at once, and the head goes out
+  // with it in one write: sent alone, it would cost every accept a system
+  // call more. Any other body's first chunk may take a while (an SSE
+  // stream's first event), so the head goes out now, alone.
   if (outgoing instanceof ResponseSink) return outgoing.pump();
+  res.flushHeaders();
   const reader = outgoing;
   // Cleared once written: a suspended async function keeps its variables,
   // and an idle stream would keep its last chunk.
