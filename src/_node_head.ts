@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describe } from "./_checks.ts";
 import type { NodeHandler } from "./_node_handler.ts";
+import { BodyPipe, discard } from "./_node_pipe.ts";
 import { toRequest } from "./_node_request.ts";
 import { ResponseSink } from "./_node_sink.ts";
 import { type AdoptedSSEBody, adoptSSEBody } from "./stream.ts";
@@ -15,8 +16,6 @@ import { type AdoptedSSEBody, adoptSSEBody } from "./stream.ts";
 // Node frames the response itself; a handler's own framing headers (Hono
 // sets some) would contradict the ones Node writes.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
-
-const noop = () => {};
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
@@ -65,15 +64,11 @@ async function handle(
   }
 }
 
-// What a response body is read through: a reader of its stream, or a sink
-// that an adopted createSSEStream body writes to.
-export type Outgoing = ReadableStreamDefaultReader<Uint8Array> | ResponseSink;
-
-// Cancels the body behind `outgoing`: the client left, or never got the head.
-export function cancel(outgoing: Outgoing, reason: unknown): void {
-  if (outgoing instanceof ResponseSink) outgoing.cancel(reason);
-  else outgoing.cancel(reason).catch(noop);
-}
+// What writes a response's body once its head is ready: a pipe from its
+// stream, or a sink that an adopted createSSEStream body writes to. Either
+// writes the head and body (pump), or drops the body when the client has
+// left (cancel).
+export type Outgoing = BodyPipe | ResponseSink;
 
 // Runs the handler and writes the head; resolves to what the body is read
 // through, or undefined when the response is over. A function of its own, so the
@@ -91,7 +86,7 @@ export async function begin(
   const response = await handle(handler, req, res, signal, onError, keep);
   if (!response) return undefined;
   if (closed()) {
-    response.body?.cancel(signal.reason).catch(noop);
+    discard(response.body, signal.reason);
     return undefined;
   }
   return sendHead(req, res, response, onError);
@@ -129,14 +124,13 @@ function sendHead(
     // Only the response's own: middleware's stay, as on any other 500.
     response.headers.forEach((_, name) => res.removeHeader(name));
     if (adopted) adopted.cancel(error);
-    else (reader ?? response.body)?.cancel(error).catch(noop);
+    else discard(reader ?? response.body, error);
     sendText(res, 500, "Internal Server Error");
     return undefined;
   }
   if (adopted) return new ResponseSink(res, adopted);
-  if (!reader) {
-    response.body?.cancel().catch(noop);
-    res.end();
-  }
-  return reader;
+  if (reader) return new BodyPipe(res, reader, onError);
+  discard(response.body);
+  res.end();
+  return undefined;
 }

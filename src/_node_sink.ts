@@ -78,8 +78,11 @@ export class ResponseSink implements SSESink {
     this.wake?.();
   }
 
-  /** Writes the body from its first line to its end, or the client's leaving. */
+  /** Writes the head, then the body to its end or the client's leaving. */
   async pump(): Promise<void> {
+    // The body writes its first line at once, and the head goes out with it
+    // in one write: sent alone (flushHeaders), it would cost every accept a
+    // system call more.
     this.body.begin(this);
     while (this.open && !this.body.finished) {
       if (this.full) {
