@@ -7,7 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { requestBody } from "./_node_body.ts";
+import { requestBody } from "./_node_request_body.ts";
 import { bodyConsumed, parsedBody } from "./_node_parsed_body.ts";
 
 // RFC 9112 §3.2.2: in absolute-form the target names the authority, and the

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { NodeHandler } from "./_node_handler.ts";
 import { reporter } from "./_node_report.ts";
 import { listener } from "./_node_respond.ts";
-import type { NodeServer, ServeOptions } from "./_node_server.ts";
+import type { NodeServer, ServeOptions } from "./_node_serve_types.ts";
 
 function formatURL(address: string, port: number): string {
   const host = address === "0.0.0.0" || address === "::"

@@ -50,6 +50,10 @@ export type {
   NodeListener,
 } from "./_node_handler.ts";
 export type { NodeListenerOptions } from "./_node_report.ts";
-export type { NodeServer, ServeAddress, ServeOptions } from "./_node_server.ts";
+export type {
+  NodeServer,
+  ServeAddress,
+  ServeOptions,
+} from "./_node_serve_types.ts";
 export { toNodeListener } from "./_node_listener.ts";
 export { serve } from "./_node_serve.ts";
