@@ -80,10 +80,15 @@ export class ResponseSink implements SSESink {
 
   /** Writes the head, then the body to its end or the client's leaving. */
   async pump(): Promise<void> {
-    // The body writes its first line at once, and the head goes out with it
-    // in one write: sent alone (flushHeaders), it would cost every accept a
-    // system call more.
+    // The head goes out with the first line, which the body writes at once,
+    // in one write: apart, they would cost every accept a system call more.
+    // Corked rather than left to the first res.write, which sends the head
+    // too but keeps more of each idle response (about 0.5 KiB on Node 20).
+    const socket = this.res.socket;
+    socket?.cork();
+    this.res.flushHeaders();
     this.body.begin(this);
+    socket?.uncork();
     while (this.open && !this.body.finished) {
       if (this.full) {
         await new Promise<void>((resolve) => this.wake = resolve);
