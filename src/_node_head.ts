@@ -1,6 +1,8 @@
 /**
- * How `ssekit/node` calls a handler and writes its `Response`'s head
- * (internal), and what the body is then read through.
+ * How `ssekit/node` calls a handler and sets its `Response`'s head on the
+ * `ServerResponse` (internal), and what then writes the body: a
+ * {@linkcode ResponseSink} for an adopted `createSSEStream` body, a
+ * {@linkcode BodyPipe} for any other.
  *
  * @module
  */
