@@ -220,61 +220,92 @@ describe("toNodeListener", () => {
     });
   });
 
-  test("a client that stops reading stops the producer; reading again resumes it", async () => {
-    const EVENT = "x".repeat(64 * 1024);
-    let pulls = 0;
-    const finallyRan = deferred();
-    await withNodeServer((request) =>
+  const EVENT = "x".repeat(64 * 1024);
+  const encoder = new TextEncoder();
+
+  // The body kinds the adapter writes in two ways: an adopted
+  // createSSEStream body, and any other stream, read through its reader.
+  const pausingBodies: Record<
+    string,
+    (onPull: () => void, onEnd: () => void, signal: AbortSignal) => Response
+  > = {
+    "a createSSEStream body": (onPull, onEnd, signal) =>
       createSSEStream(
         async function* () {
           try {
             for (;;) {
-              pulls++;
+              onPull();
               yield EVENT;
               // Gives the test's timers a turn even if nothing pushes back.
               await sleep(0);
             }
           } finally {
-            finallyRan.resolve();
+            onEnd();
           }
         }(),
-        { signal: request.signal },
-      ), async (_url, port) => {
-      const socket: Socket = connect(port, "127.0.0.1");
-      socket.on("error", () => {});
-      let received = 0;
-      socket.on("data", (data: Buffer) => received += data.length);
-      socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-      socket.pause();
-      // Once the socket buffers are full, the count must hold still.
-      let last = -1;
-      let stableSince = Date.now();
-      const deadline = Date.now() + 15_000;
-      while (Date.now() - stableSince < 500) {
-        // Bounded by the socket buffers (a few MB of 64 KiB events), not by
-        // how long the test waits.
-        assert.ok(pulls < 1_000, `${pulls} events produced while paused`);
-        assert.ok(Date.now() < deadline, `pulls kept growing: ${pulls}`);
-        if (pulls !== last) {
-          last = pulls;
-          stableSince = Date.now();
-        }
-        await sleep(50);
-      }
-      const stalled = pulls;
-      await sleep(300);
-      assert.equal(pulls, stalled, "the producer ran on while paused");
-      socket.resume();
-      const more = Date.now() + 5_000;
-      while (pulls < stalled + 50) {
-        assert.ok(Date.now() < more, `no progress after resuming: ${pulls}`);
-        await sleep(20);
-      }
-      assert.ok(received > 0);
-      socket.destroy();
-      await within(finallyRan.promise, 1_000, "the producer's finally");
+        { signal },
+      ),
+    "any other stream body": (onPull, onEnd) =>
+      new Response(
+        new ReadableStream({
+          async pull(controller) {
+            onPull();
+            controller.enqueue(encoder.encode(`data: ${EVENT}\n\n`));
+            await sleep(0);
+          },
+          cancel: onEnd,
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      ),
+  };
+  for (const [kind, body] of Object.entries(pausingBodies)) {
+    test(`a client that stops reading stops the producer; reading again resumes it (${kind})`, async () => {
+      let pulls = 0;
+      const finallyRan = deferred();
+      await withNodeServer(
+        (request) =>
+          body(() => pulls++, () => finallyRan.resolve(), request.signal),
+        async (_url, port) => {
+          const socket: Socket = connect(port, "127.0.0.1");
+          socket.on("error", () => {});
+          let received = 0;
+          socket.on("data", (data: Buffer) => received += data.length);
+          socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+          socket.pause();
+          // Once the socket buffers are full, the count must hold still.
+          let last = -1;
+          let stableSince = Date.now();
+          const deadline = Date.now() + 15_000;
+          while (Date.now() - stableSince < 500) {
+            // Bounded by the socket buffers (a few MB of 64 KiB events), not by
+            // how long the test waits.
+            assert.ok(pulls < 1_000, `${pulls} events produced while paused`);
+            assert.ok(Date.now() < deadline, `pulls kept growing: ${pulls}`);
+            if (pulls !== last) {
+              last = pulls;
+              stableSince = Date.now();
+            }
+            await sleep(50);
+          }
+          const stalled = pulls;
+          await sleep(300);
+          assert.equal(pulls, stalled, "the producer ran on while paused");
+          socket.resume();
+          const more = Date.now() + 5_000;
+          while (pulls < stalled + 50) {
+            assert.ok(
+              Date.now() < more,
+              `no progress after resuming: ${pulls}`,
+            );
+            await sleep(20);
+          }
+          assert.ok(received > 0);
+          socket.destroy();
+          await within(finallyRan.promise, 1_000, "the producer's finally");
+        },
+      );
     });
-  });
+  }
 
   test("streams a request body as it arrives", async () => {
     await withNodeServer((request) => {
