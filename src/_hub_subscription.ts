@@ -15,7 +15,7 @@
 
 import type { HubEntry, HubStore } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
-import { type PushReceiver, PushSource } from "./stream.ts";
+import { type PushReceiver, PushSource } from "./_body_shortcuts.ts";
 import {
   callHook,
   type SSEHooks,

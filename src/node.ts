@@ -54,7 +54,11 @@ import type { AddressInfo, Socket } from "node:net";
 import { describe } from "./_checks.ts";
 import type { SSELogger } from "./hooks.ts";
 import { bodyConsumed, parsedBody, requestBody } from "./_node_body.ts";
-import { type AdoptedSSEBody, adoptSSEBody, type SSESink } from "./stream.ts";
+import {
+  type AdoptedSSEBody,
+  adoptSSEBody,
+  type SSESink,
+} from "./_body_shortcuts.ts";
 
 /**
  * A fetch-style request handler, as `Deno.serve`, `Bun.serve` and Hono take.
