@@ -24,7 +24,7 @@ import {
   responseHeaders,
   responseStatus,
 } from "./_stream_options.ts";
-import { openSource, sourceKind } from "./_source_reader.ts";
+import { openInto } from "./_source_reader.ts";
 import { SSEBody } from "./_sse_body.ts";
 import { HookedSSEBody } from "./_hooked_body.ts";
 
@@ -294,8 +294,7 @@ export function createSSEStream(
     // Only a function source is given a signal, so only it pays for one.
     body.aborter = new AbortController();
   } else {
-    body.kind = sourceKind(source);
-    body.reader = openSource(body.kind, source);
+    openInto(body, source);
   }
   // High-water mark 0: nothing is pulled ahead of the server's reads, so
   // a server that stops reading (its socket is full) holds no chunk of ours.
