@@ -1,13 +1,19 @@
 /**
- * The checks of {@linkcode createSSEStream}'s options, and the response's
- * status, headers and opening line made from them.
+ * The checks of {@linkcode createSSEStream}'s options, and what is made of
+ * them: the response's status and headers, the timers' intervals and the
+ * stream's opening line. Every option is checked before the source is
+ * touched: a source taken and then dropped by a throw would never be
+ * closed.
  *
  * @module
  */
 
 import { formatEvent } from "./encode.ts";
-import { checkOption } from "./_checks.ts";
-import type { SSEStreamOptions } from "./stream.ts";
+import { checkEvents, type SSEEventMap } from "./events.ts";
+import { checkHookOptions } from "./hooks.ts";
+import { checkCallback, checkOption, describe, isObject } from "./_checks.ts";
+import type { SSEStreamOptions, TypedSSEStreamOptions } from "./stream.ts";
+import { encoder } from "./_body_shortcuts.ts";
 
 const MAX_TIMEOUT = 2_147_483_647;
 const HOP_BY_HOP = [
@@ -26,9 +32,9 @@ const MISFRAMING = ["content-length", "content-encoding"];
 const NULL_BODY = [204, 205, 304];
 
 /** Who a stream's options are given to, as option errors name it. */
-export const OWNER = "createSSEStream";
+const OWNER = "createSSEStream";
 
-export function responseHeaders(init: HeadersInit | undefined): Headers {
+function responseHeaders(init: HeadersInit | undefined): Headers {
   const headers = new Headers({
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -51,7 +57,7 @@ export function responseHeaders(init: HeadersInit | undefined): Headers {
 }
 
 // Milliseconds for a timer option: undefined gives the default, false 0.
-export function interval(
+function interval(
   name: string,
   value: number | false | undefined,
   fallback: number,
@@ -69,7 +75,7 @@ export function interval(
   return value;
 }
 
-export function responseStatus(status: number | undefined): number {
+function responseStatus(status: number | undefined): number {
   if (status === undefined) return 200;
   checkOption(
     Number.isInteger(status) && status >= 200 && status <= 599 &&
@@ -83,7 +89,7 @@ export function responseStatus(status: number | undefined): number {
   return status;
 }
 
-export function checkSignal(signal: unknown): void {
+function checkSignal(signal: unknown): void {
   checkOption(
     signal === undefined ||
       typeof (signal as Partial<AbortSignal> | null)?.addEventListener ===
@@ -95,8 +101,62 @@ export function checkSignal(signal: unknown): void {
   );
 }
 
+/** The stream's opening line: a comment, or the `retry` hint. */
 export function prelude(options: SSEStreamOptions): string {
   return options.retry === undefined
     ? ":\n"
     : formatEvent({ retry: options.retry });
+}
+
+/** The options of {@linkcode createSSEStream}, typed or not. */
+export type AnyStreamOptions =
+  & SSEStreamOptions
+  & Partial<TypedSSEStreamOptions<SSEEventMap>>;
+
+/** What a stream is made with, once its options are checked. */
+export interface StreamSettings {
+  status: number;
+  headers: Headers;
+  /** The timers' intervals in milliseconds, 0 when off. */
+  keepAlive: number;
+  stallTimeout: number;
+  /** The opening line's bytes. */
+  prelude: Uint8Array;
+}
+
+/**
+ * Checks every option, throwing a TypeError or RangeError naming the first
+ * that is invalid, and returns the settings made of them; `defaults` holds
+ * the intervals of timers whose option is left out.
+ */
+export function streamSettings(
+  options: AnyStreamOptions,
+  defaults: { keepAlive: number; stallTimeout: number },
+): StreamSettings {
+  if (!isObject(options)) {
+    throw new TypeError(
+      `Invalid createSSEStream options: expected an object, got ${
+        describe(options)
+      }`,
+    );
+  }
+  const status = responseStatus(options.status);
+  const headers = responseHeaders(options.headers);
+  checkSignal(options.signal);
+  checkEvents(options.events, OWNER);
+  checkCallback(OWNER, "onError", options.onError);
+  checkCallback(OWNER, "serialize", options.serialize);
+  checkHookOptions(options, OWNER);
+  return {
+    status,
+    headers,
+    keepAlive: interval("keepAlive", options.keepAlive, defaults.keepAlive),
+    stallTimeout: interval(
+      "stallTimeout",
+      options.stallTimeout,
+      defaults.stallTimeout,
+    ),
+    // An invalid retry throws here.
+    prelude: encoder.encode(prelude(options)),
+  };
 }
