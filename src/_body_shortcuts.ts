@@ -18,14 +18,16 @@
  *   body out of its `ReadableStream` and drives it itself, so no stream,
  *   reader or read per chunk stands between the body and the socket.
  *
+ * It also holds the one `TextEncoder` of every stream, which the shared
+ * encodings are made with.
+ *
  * @module
  */
 
 import { formatEvent } from "./encode.ts";
 import type { SSEEvent } from "./types.ts";
 
-// TextEncoder keeps no state between calls: one serves every stream.
-/** The encoder of every stream's text. */
+/** The encoder of every stream's text: it keeps no state between calls. */
 export const encoder: TextEncoder = new TextEncoder();
 
 /**
