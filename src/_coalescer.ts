@@ -6,8 +6,7 @@
  * waiting for a later one.
  *
  * Functions on the body's own state, not an object of their own: a stream
- * sitting idle keeps nothing more than its fields. (Over ~150 lines by the
- * timing of the idle watcher, which reads best beside what it flushes.)
+ * sitting idle keeps nothing more than its fields.
  *
  * @module
  */
@@ -22,6 +21,7 @@ import {
   sharedEncoding,
   type SSESink,
 } from "./_body_shortcuts.ts";
+import { clearTask, setTask } from "./_next_task.ts";
 
 // Events ready within this many microtask turns of each other share a chunk.
 // An async generator that does not await between yields needs about two.
@@ -39,26 +39,6 @@ const CHUNK_CHARS = 16_384;
 // Scheduling a turn on a settled promise is cheaper than queueMicrotask,
 // which Node wraps for async hooks; the watcher schedules one per turn.
 const RESOLVED = Promise.resolve();
-// The next task: setImmediate where the runtime has it (Deno, Bun, Node),
-// since setTimeout(0) waits a millisecond or more; setTimeout elsewhere.
-const { setImmediate: setImmediateFn, clearImmediate: clearImmediateFn } =
-  globalThis as {
-    setImmediate?: (callback: () => void) => unknown;
-    clearImmediate?: (handle: unknown) => void;
-  };
-const [setTask, clearTask]: [
-  (callback: () => void) => unknown,
-  (handle: unknown) => void,
-] = typeof setImmediateFn === "function" &&
-    typeof clearImmediateFn === "function"
-  ? [
-    (callback) => setImmediateFn(callback),
-    (handle) => clearImmediateFn(handle),
-  ]
-  : [
-    (callback) => setTimeout(callback, 0),
-    (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  ];
 
 /** What the coalescer keeps and needs of its body. */
 export interface Coalescing {
