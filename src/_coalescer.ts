@@ -58,7 +58,10 @@ export interface Coalescing {
   /** A typed stream: every event's data goes as JSON. */
   readonly typed: boolean;
   readonly options: FormatEventOptions;
-  /** Adds formatted text to the pending text (see {@linkcode append}). */
+  /**
+   * Adds formatted text, and its shared encoding if any, to the pending
+   * text: a method, so HookedSSEBody can count the events in it.
+   */
   append(text: string, shared?: Encoded): void;
   /** Enqueues bytes; whether they were written. */
   write(bytes: Uint8Array): boolean;
@@ -96,12 +99,6 @@ export function take(
     else if (watch && !body.watching) watchIdle(body);
   }
   return true;
-}
-
-/** Adds formatted text, and its shared encoding if any, to the pending text. */
-export function append(body: Coalescing, text: string, shared?: Encoded): void {
-  body.pendingShared = body.pending === "" ? shared : undefined;
-  body.pending += text;
 }
 
 /** Writes the pending text as one chunk. */

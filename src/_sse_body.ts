@@ -26,7 +26,7 @@ import {
   sourceEnded,
   unlisten,
 } from "./_source_reader.ts";
-import { append, flush, stopWatching } from "./_coalescer.ts";
+import { flush, stopWatching } from "./_coalescer.ts";
 import { checkClocks, pulled } from "./_stream_watchdog.ts";
 import { errorEventText } from "./_error_event.ts";
 import { prelude } from "./_stream_options.ts";
@@ -115,8 +115,11 @@ export class SSEBody
     checkClocks(this, now);
   }
 
+  // The coalescer's (see Coalescing), here because it is on every event's
+  // path: not a call more.
   append(text: string, shared?: Encoded): void {
-    append(this, text, shared);
+    this.pendingShared = this.pending === "" ? shared : undefined;
+    this.pending += text;
   }
 
   comment(): void {
