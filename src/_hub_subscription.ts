@@ -16,7 +16,7 @@
 
 import type { HubEntry } from "./store.ts";
 import type { SSEEvent } from "./types.ts";
-import { type PushReceiver, PushSource } from "./stream.ts";
+import { type PushReceiver, PushSource } from "./_body_shortcuts.ts";
 import {
   type HookHost,
   markCutOff,

@@ -13,7 +13,7 @@ import type { NodeHandler } from "./_node_handler.ts";
 import { BodyPipe, discard } from "./_node_pipe.ts";
 import { toRequest } from "./_node_request.ts";
 import { ResponseSink } from "./_node_sink.ts";
-import { type AdoptedSSEBody, adoptSSEBody } from "./stream.ts";
+import { type AdoptedSSEBody, adoptSSEBody } from "./_body_shortcuts.ts";
 
 // Node frames the response itself; a handler's own framing headers (Hono
 // sets some) would contradict the ones Node writes.

@@ -8,7 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import type { ServerResponse } from "node:http";
-import type { AdoptedSSEBody, SSESink } from "./stream.ts";
+import type { AdoptedSSEBody, SSESink } from "./_body_shortcuts.ts";
 
 // A Buffer over the last chunk written, reused while the chunk is: a hub
 // writes one event's bytes to thousands of responses in a row, and

@@ -12,11 +12,8 @@
 import { RelayReader } from "./_verbatim.ts";
 import { ClientIds } from "./_client_ids.ts";
 import { formatEvent, formatHead } from "../encode.ts";
-import {
-  FORMATTED,
-  type FormattedEvents,
-  type SSEStreamOptions,
-} from "../stream.ts";
+import { FORMATTED, type FormattedEvents } from "../_body_shortcuts.ts";
+import type { SSEStreamOptions } from "../stream.ts";
 import type { SSEEvent, SSEMessage } from "../types.ts";
 import { isThenable } from "../_checks.ts";
 import { jsonEvent } from "../events.ts";
