@@ -46,6 +46,13 @@ export interface Coalescing {
   pending: string;
   /** The shared encoding of the pending text, while it is one shared event. */
   pendingShared: Encoded | undefined;
+  /**
+   * Whether JavaScript was handed the body or its bytes (see
+   * _sse_response.ts): from then on, shared bytes are copied for it.
+   */
+  readonly exposed: boolean;
+  /** Set after an event is written (see Watched). */
+  quiet: boolean;
   /** Events appended so far: tells the idle watcher whether more arrive. */
   appended: number;
   watching: boolean;
@@ -104,19 +111,22 @@ export function take(
 /** Writes the pending text as one chunk. */
 export function flush(body: Coalescing): void {
   if (body.pending === "") return;
-  // Bytes shared by many streams are copied for a stream's reader: a
-  // stream's consumer may change or transfer the chunks it reads (the
-  // fetch standard lets a user agent detach them, whatwg/fetch#330),
-  // which would take the event from every other stream.
+  // Bytes shared by many streams are copied for a reader JavaScript
+  // holds: it may change or transfer the chunks it reads (the fetch
+  // standard lets a user agent detach them, whatwg/fetch#330), which
+  // would take the event from every other stream. A sink that keeps them
+  // intact, or the runtime's own server reading a body JavaScript never
+  // saw (see _sse_response.ts), gets them as they are.
   const shared = body.pendingShared;
   const bytes = shared === undefined
     ? encoder.encode(body.pending)
-    : body.controller.keepsBytesIntact
+    : body.controller.keepsBytesIntact || !body.exposed
     ? shared.bytes
     : shared.bytes.slice();
   body.pending = "";
   body.pendingShared = undefined;
   if (body.wanted) body.wanted = false;
+  body.quiet = false;
   body.write(bytes);
 }
 

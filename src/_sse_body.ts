@@ -53,6 +53,7 @@ export class SSEBody
   finished = false;
   // The watchdog's fields (see Watched), and its timer's (see Timed).
   lastWrite = 0;
+  quiet = true;
   blockedAt = 0;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   due = 0;
@@ -61,6 +62,7 @@ export class SSEBody
   // The coalescer's fields (see Coalescing).
   pending = "";
   pendingShared: Encoded | undefined = undefined;
+  exposed = false;
   appended = 0;
   watching = false;
   /**

@@ -24,6 +24,12 @@ export interface Watched extends Timed {
    * the write on some runtimes once thousands of streams share one event.
    */
   lastWrite: number;
+  /**
+   * Whether the keep-alive check may write a comment as soon as the stream
+   * has been idle keepAlive ms: false after an event, until the check has
+   * waited one more turn (see checkClocks).
+   */
+  quiet: boolean;
   /** Since when output has waited for demand (0: it has not). */
   blockedAt: number;
   /** Whether a read waits (undefined on an adopted body; see SSEBody). */
@@ -52,7 +58,14 @@ export function checkClocks(body: Watched, now: number): void {
   if (keepAlive) {
     const idle = now - body.lastWrite;
     if (idle < keepAlive) next = keepAlive - idle;
-    else {
+    else if (!body.quiet) {
+      // The last write was an event: a publisher with the keep-alive's
+      // period is due now too, and its event, written first, makes the
+      // comment needless. Timers that came due together run in the order
+      // they were due, this check first, so it looks again after them.
+      body.quiet = true;
+      next = 1;
+    } else {
       next = keepAlive;
       // A reader that stopped reading gets no pile of comments: a sink
       // takes one while it has room, the stream (high-water mark 0)

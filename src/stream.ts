@@ -12,6 +12,7 @@ import type { SSEEvent } from "./types.ts";
 import type { SSEEventMap, SSEEvents, TypedSSEEvent } from "./events.ts";
 import type { SSEHookOptions } from "./hooks.ts";
 import { offerForAdoption } from "./_body_shortcuts.ts";
+import { SSEResponse } from "./_sse_response.ts";
 import { type AnyStreamOptions, streamSettings } from "./_stream_options.ts";
 import { openInto } from "./_source_reader.ts";
 import { SSEBody } from "./_sse_body.ts";
@@ -274,8 +275,8 @@ export function createSSEStream(
   if (signal?.aborted) body.handleEvent();
   else signal?.addEventListener("abort", body);
   offerForAdoption(stream, body);
-  return new Response(stream, {
+  return new SSEResponse(stream, {
     status: settings.status,
     headers: settings.headers,
-  });
+  }, body);
 }
