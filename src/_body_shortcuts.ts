@@ -21,6 +21,9 @@
  * It also holds the one `TextEncoder` of every stream, which the shared
  * encodings are made with.
  *
+ * (A little over ~150 lines: the shortcuts belong together, so that what
+ * crosses module boundaries is read in one place.)
+ *
  * @module
  */
 

@@ -2,7 +2,8 @@
  * The parser of WHATWG HTML §9.2.6 "Event stream interpretation", put
  * together from its three steps: bytes to text (`_decode_text.ts`), text to
  * lines (`_lines.ts`), lines to events (`_fields.ts`). Everything that
- * parses a stream runs on {@linkcode Interpreter}.
+ * parses a stream runs on {@linkcode Interpreter}. (Over ~150 lines: one
+ * class whose methods are the algorithm's steps, each quoting it.)
  *
  * @module
  */

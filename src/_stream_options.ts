@@ -3,7 +3,7 @@
  * them: the response's status and headers, the timers' intervals and the
  * stream's opening line. Every option is checked before the source is
  * touched: a source taken and then dropped by a throw would never be
- * closed.
+ * closed. (A little over ~150 lines: one check per option, each naming it.)
  *
  * @module
  */

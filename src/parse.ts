@@ -10,7 +10,7 @@
  * would: the same line ends, fields, `lastEventId` and dispatch rules. The
  * algorithm itself lives in `_interpreter.ts` and the three files of its
  * steps; this file is the public API and its documentation, which is why
- * it is longer than its code.
+ * it is longer than its code (over ~150 lines).
  *
  * @module
  */
