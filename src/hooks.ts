@@ -80,8 +80,9 @@ export type SSESide = "server" | "client";
 
 /**
  * What {@linkcode SSEHooks.onOpen} is told: a server stream began sending
- * (its first read), or a client connection was accepted (status 200,
- * `text/event-stream`).
+ * (its reader asked for more than the opening `:` line, which it takes at
+ * once: a server's second read), or a client connection was accepted
+ * (status 200, `text/event-stream`).
  *
  * @example
  * ```ts
