@@ -5,7 +5,7 @@
  * a cost on the delivery path that the public road would pay per event or
  * per connection:
  *
- * - A relay's batch ({@linkcode FORMATTED}, src/relay/_events.ts): text the
+ * - A relay's batch ({@linkcode formattedBatch}, src/relay/_events.ts): text the
  *   relay already formatted and validated crosses into the body as one
  *   item, not re-parsed and re-formatted event by event.
  * - A hub's frozen store entries ({@linkcode sharedEncoding}): one entry
@@ -38,11 +38,19 @@ export const encoder: TextEncoder = new TextEncoder();
  * validated with formatEvent, so a batch of events crosses into the stream
  * as one item. Not exported from the package: users cannot forge it.
  */
-export const FORMATTED: unique symbol = Symbol("ssekit.formatted");
+const FORMATTED: unique symbol = Symbol("ssekit.formatted");
 
 /** A batch of events already formatted by {@linkcode formatEvent}. */
-export interface FormattedEvents {
+interface FormattedEvents {
   readonly [FORMATTED]: string;
+}
+
+/**
+ * One item carrying `text`, events already formatted and validated, for a
+ * stream's source to yield in place of the events.
+ */
+export function formattedBatch(text: string): SSEEvent {
+  return { [FORMATTED]: text } as FormattedEvents as SSEEvent;
 }
 
 /** The text of a batch of formatted events, or undefined for any other item. */

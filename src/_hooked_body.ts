@@ -58,7 +58,7 @@ export class HookedSSEBody extends SSEBody {
     callHook(this.hooks, "onSend", { events, bytes, keepAlive }, this.logger);
   }
 
-  // One text may hold many events (a relay's batch, see FORMATTED): each
+  // One text may hold many events (a relay's batch, see formattedBatch): each
   // ends in the only blank line it has, since every line of an event has
   // a field name or a colon.
   override append(text: string, shared?: Encoded): void {

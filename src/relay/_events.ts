@@ -12,7 +12,7 @@
 import { RelayReader } from "./_verbatim.ts";
 import { ClientIds } from "./_client_ids.ts";
 import { formatEvent, formatHead } from "../encode.ts";
-import { FORMATTED, type FormattedEvents } from "../_body_shortcuts.ts";
+import { formattedBatch } from "../_body_shortcuts.ts";
 import type { SSEStreamOptions } from "../stream.ts";
 import type { SSEEvent, SSEMessage } from "../types.ts";
 import { isThenable } from "../_checks.ts";
@@ -65,11 +65,6 @@ function jsonResult(
     return jsonEvent(result as SSEEvent | string);
   }
   return Array.from(result, jsonEvent);
-}
-
-// One item carrying many already validated events (see FORMATTED).
-function batch(text: string): SSEEvent {
-  return { [FORMATTED]: text } as FormattedEvents as SSEEvent;
 }
 
 function isEventList(value: unknown): value is Iterable<SSEEvent | string> {
@@ -143,7 +138,7 @@ export async function* relayEvents(
         if (isThenable(result)) {
           // Nothing waits on a slow map: what is ready goes out first.
           if (text !== "") {
-            yield batch(text);
+            yield formattedBatch(text);
           }
           text = "";
           result = await result;
@@ -168,7 +163,7 @@ export async function* relayEvents(
       // the stream through onError.
       messages.length = tails.length = 0;
       if (text !== "") {
-        yield batch(text);
+        yield formattedBatch(text);
       }
     }
   }
