@@ -33,17 +33,26 @@ async function readUntil(
   return got;
 }
 
+/**
+ * A stream fed by hand with `keepAlive`, read past its opening line: the
+ * source to enqueue events on, and the reader.
+ */
+async function opened(keepAlive: number) {
+  let source!: ReadableStreamDefaultController<string>;
+  const response = createSSEStream(
+    new ReadableStream<string>({ start: (c) => void (source = c) }),
+    { keepAlive },
+  );
+  const reader = response.body!.getReader();
+  assert.equal(await readUntil(reader, ":\n"), ":\n");
+  return { source, reader };
+}
+
 describe("keep-alive schedule", () => {
   test("an event due with the keep-alive check goes instead of a comment", async () => {
     const keepAlive = 200;
-    let source!: ReadableStreamDefaultController<string>;
-    const response = createSSEStream(
-      new ReadableStream<string>({ start: (c) => void (source = c) }),
-      { keepAlive },
-    );
-    const reader = response.body!.getReader();
+    const { source, reader } = await opened(keepAlive);
     try {
-      assert.equal(await readUntil(reader, ":\n"), ":\n");
       const reading = readUntil(reader, "data: a\n\n");
       source.enqueue("a");
       // The next event is due keepAlive + 10 ms after this one, like the
@@ -61,14 +70,8 @@ describe("keep-alive schedule", () => {
 
   test("a stream idle after an event still gets its comment, a turn late at most", async () => {
     const keepAlive = 150;
-    let source!: ReadableStreamDefaultController<string>;
-    const response = createSSEStream(
-      new ReadableStream<string>({ start: (c) => void (source = c) }),
-      { keepAlive },
-    );
-    const reader = response.body!.getReader();
+    const { source, reader } = await opened(keepAlive);
     try {
-      assert.equal(await readUntil(reader, ":\n"), ":\n");
       source.enqueue("a");
       assert.equal(await readUntil(reader, "data: a\n\n"), "data: a\n\n");
       const written = performance.now();
