@@ -29,6 +29,7 @@
 
 import { formatEvent } from "./encode.ts";
 import type { SSEEvent } from "./types.ts";
+import type { SharedClock } from "./_shared_clock.ts";
 
 /** The encoder of every stream's text: it keeps no state between calls. */
 export const encoder: TextEncoder = new TextEncoder();
@@ -93,6 +94,11 @@ export function sharedEncoding(item: unknown): Encoded | undefined {
  * sources (it is not exported from the package) are taken for one.
  */
 export abstract class PushSource {
+  /**
+   * The clock the watchdogs of the streams it feeds share, if any (see
+   * _shared_clock.ts).
+   */
+  clock: SharedClock | undefined = undefined;
   /** Hands `receiver` events while it asks for more. */
   abstract pushTo(receiver: PushReceiver): void;
   /** Ends the source. */

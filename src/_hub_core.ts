@@ -12,6 +12,7 @@ import type { SSEEvent } from "./types.ts";
 import type { SSEHooks, SSELogger } from "./hooks.ts";
 import type { HubStore } from "./store.ts";
 import { Subscription, type SubscriptionHost } from "./_hub_subscription.ts";
+import { SharedClock } from "./_shared_clock.ts";
 import type { RelayUpstream } from "./relay.ts";
 import type {
   HubRelayOptions,
@@ -42,6 +43,7 @@ export class HubCore
   readonly logger: SSELogger;
   readonly givenLogger: SSELogger | undefined;
   readonly topics: HubTopics;
+  readonly clock: SharedClock = new SharedClock();
   readonly #records: RecordOptions;
   readonly #retry: { readonly min: number; readonly max: number };
   readonly #relays: HubRelays;

@@ -27,6 +27,7 @@ import {
   wasCutOff,
 } from "./_hub_subscription_hooks.ts";
 import { Queue } from "./_queue.ts";
+import type { SharedClock } from "./_shared_clock.ts";
 import { DONE, NextWaiter } from "./_hub_next_waiter.ts";
 import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 
@@ -34,6 +35,8 @@ import { Replay, type ReplayHost, type ReplayTarget } from "./_hub_replay.ts";
 export interface SubscriptionHost extends ReplayHost, HookHost {
   readonly dropOldest: boolean;
   readonly resetEvent: string;
+  /** The clock shared by the watchdogs of the hub's streams. */
+  readonly clock: SharedClock;
   /** Called by a subscription that ended, so its topic can stop tailing. */
   leave(topic: SubscribedTopic, subscription: Subscription): void;
 }
@@ -93,6 +96,7 @@ export class Subscription extends PushSource
     signal: AbortSignal | undefined,
   ) {
     super();
+    this.clock = hub.clock;
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;

@@ -34,7 +34,7 @@ export interface Reading extends Coalescing, Watched, PushReceiver {
   aborter: AbortController | undefined;
   /** A pushing source may hand events to `deliver` (see `listen`). */
   listening: boolean;
-  /** Resolves an adopted body's pull once it stops listening. */
+  /** Resolves a listening body's pull once it stops listening. */
   parked: (() => void) | undefined;
   /** The source is done: what is pending goes out, then the end. */
   complete(): void;
@@ -45,6 +45,7 @@ export function openInto(body: Reading, source: unknown): void {
   const kind = sourceKind(source);
   body.reader = openSource(kind, source);
   body.kind = kind;
+  if (kind === "pushes") body.clock = (source as PushSource).clock;
 }
 
 /** Closes the source, if it was opened. */
@@ -118,13 +119,15 @@ async function read(body: Reading): Promise<void> {
 }
 
 // Asks a pushing source for events, which it hands to `deliver` at once,
-// with no promise, watcher or iterator result per event. A stream's pull
-// need not wait for them; an adopted body's pump waits until the body
-// stops taking events (its sink is full) or ends, and then pulls again.
+// with no promise, watcher or iterator result per event. The pull waits
+// until the body stops taking events (its sink or stream is full) or ends:
+// a stream whose pull is under way does not pull again on every read, so
+// each event costs one enqueue and no pull (about a tenth of the CPU per
+// delivery on Deno with 10,000 streams, bench/fanout.ts).
 function listen(body: Reading): Promise<void> | void {
   body.listening = true;
   (body.reader as PushSource).pushTo(body);
-  if (!body.listening || body.wanted !== undefined) return;
+  if (!body.listening) return;
   return new Promise((resolve) => body.parked = resolve);
 }
 
@@ -145,13 +148,19 @@ export function unlisten(body: Reading): void {
 export function deliver(body: Reading, value: unknown, more: boolean): boolean {
   if (!body.finished && take(body, value, false)) {
     if (!more) flush(body);
-    if (
-      !body.finished && (body.wanted || body.controller.desiredSize! > 0)
-    ) return true;
+    if (!body.finished && hasRoom(body)) return true;
   }
   unlisten(body);
   if (!body.finished) blocked(body);
   return false;
+}
+
+// Whether the body takes another event now: a sink while it has room; a
+// stream (high-water mark 0) while nothing waits in its queue, that is,
+// while its reader keeps up, so at most one chunk waits for a slow one.
+function hasRoom(body: Reading): boolean {
+  const demand = body.controller.desiredSize!;
+  return body.wanted === undefined ? demand > 0 : demand >= 0;
 }
 
 /** A pushing source ended, or failed with `failure.reason`. */

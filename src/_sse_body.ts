@@ -11,6 +11,7 @@
 import type { SSECloseReason } from "./hooks.ts";
 import type { SSEStreamOptions } from "./stream.ts";
 import { unschedule } from "./_stream_timer.ts";
+import type { SharedClock } from "./_shared_clock.ts";
 import {
   type AdoptedSSEBody,
   type Encoded,
@@ -55,6 +56,8 @@ export class SSEBody
   lastWrite = 0;
   quiet = true;
   blockedAt = 0;
+  clock: SharedClock | undefined = undefined;
+  slot = -1;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   due = 0;
   spent: ReturnType<typeof setTimeout> | undefined = undefined;

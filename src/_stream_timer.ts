@@ -6,7 +6,8 @@
  *
  * Not one timer shared by all streams: where each request has its own
  * context (Cloudflare Workers), a timer belongs to the request that set it
- * and may not touch another request's stream. The stream rides along as
+ * and may not touch another request's stream. (The streams of one hub do
+ * share one, _shared_clock.ts: they share an I/O context anyway.) The stream rides along as
  * the timer's argument, so no closure per stream; and a timer that fired
  * is re-armed with `refresh()` where the runtime has it (Node, Bun, Deno's
  * Node timers) for the same delay, so an idle stream makes no new timer
@@ -24,24 +25,25 @@
  * @module
  */
 
+import type { ClockEntry, SharedClock } from "./_shared_clock.ts";
+
 type Timer = ReturnType<typeof setTimeout>;
 
 /** What the timer needs of its stream. */
-export interface Timed {
-  /** The armed timer, undefined while none is. */
+export interface Timed extends ClockEntry {
+  /** The clock its checks share, for a stream a hub feeds (see openInto). */
+  clock: SharedClock | undefined;
+  /** The armed timer, undefined while none is (or a clock is used). */
   timer: Timer | undefined;
-  /** When the armed timer fires (ms since the epoch). */
-  due: number;
   /** The last timer that fired, and its delay, for `refresh()`. */
   spent: Timer | undefined;
   spentDelay: number;
-  readonly finished: boolean;
-  /** Checks the clocks at `now`, and schedules the next check. */
-  tick(now: number): void;
 }
 
 /** Arms the stream's timer to check in `delay` ms. */
 export function schedule(timed: Timed, delay: number): void {
+  const clock = timed.clock;
+  if (clock !== undefined) return clock.add(timed, Date.now() + delay);
   const spent = timed.spent;
   timed.spent = undefined;
   if (
@@ -57,15 +59,18 @@ export function schedule(timed: Timed, delay: number): void {
 
 /** Disarms the stream's timer. */
 export function unschedule(timed: Timed): void {
+  if (timed.clock !== undefined) return timed.clock.remove(timed);
   if (timed.timer !== undefined) clearTimeout(timed.timer);
   timed.timer = undefined;
   timed.spent = undefined;
+  timed.due = 0;
 }
 
 function check(timed: Timed, delay: number): void {
   timed.spent = timed.timer;
   timed.spentDelay = delay;
   timed.timer = undefined;
+  timed.due = 0;
   if (!timed.finished) timed.tick(Date.now());
   // Not re-armed: nothing may refresh it later.
   if (timed.timer === undefined) timed.spent = undefined;

@@ -86,7 +86,7 @@ export function checkClocks(body: Watched, now: number): void {
 export function blocked(body: Watched): void {
   if (body.stallTimeout === 0 || body.blockedAt !== 0) return;
   const now = body.blockedAt = Date.now();
-  if (body.timer !== undefined && body.due <= now + body.stallTimeout) {
+  if (body.due !== 0 && body.due <= now + body.stallTimeout) {
     return;
   }
   unschedule(body);
@@ -100,7 +100,7 @@ export function blocked(body: Watched): void {
  */
 export function pulled(body: Watched): void {
   body.blockedAt = 0;
-  if (body.keepAlive && body.timer === undefined && !body.finished) {
+  if (body.keepAlive && body.due === 0 && !body.finished) {
     body.lastWrite = Date.now();
     schedule(body, body.keepAlive);
   }
