@@ -10,7 +10,7 @@
 // .build/bench-out first. Extra arguments (e.g. `--events=10000 --rounds=2`
 // for a quick try) are passed on to every runtime.
 //
-// Usage: npm run bench [-- --events=N --rounds=N]
+// Usage: npm run bench [-- --events=N --rounds=N --skip=topics,fanout]
 //
 // bench/relays.ts runs once, from Deno: it is its own harness of a Deno and
 // a Bun instance, an upstream and followers on a Redis it starts.
@@ -23,14 +23,25 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = join(root, ".build", "bench-out");
-const reportPath = join(root, "bench", "results.md");
+// `--skip=relays,topics,fanout` (any of relays, relay, hub, memory_topics,
+// topics, fanout) leaves those out, for a quick before/after of the rest;
+// the report then goes to .build/, since bench/results.md holds full runs.
+const skip = new Set(
+  process.argv.slice(2).filter((arg) => arg.startsWith("--skip="))
+    .flatMap((arg) => arg.slice("--skip=".length).split(",")),
+);
+const reportPath = skip.size === 0
+  ? join(root, "bench", "results.md")
+  : join(root, ".build", "bench-results-partial.md");
 // Every sample, for digging into a surprising median; git-ignored.
 const rawPath = join(root, ".build", "bench-results.json");
 // Keeps the whole run near five minutes even if one runtime stalls.
 const RUNTIME_TIMEOUT_MS = 180_000;
 // bench/topics.ts: three phases of 60 s each, plus opening 10,000 streams.
 const TOPICS_TIMEOUT_MS = 600_000;
-const forwarded = process.argv.slice(2).filter((arg) => arg !== "--json");
+const forwarded = process.argv.slice(2).filter((arg) =>
+  arg !== "--json" && !arg.startsWith("--skip=")
+);
 const env = {
   ...process.env,
   PATH: join(root, "node_modules", ".bin") + delimiter + process.env.PATH,
@@ -273,21 +284,27 @@ async function main() {
   // These print their own markdown; a crash is reported in their place.
   const sections = [];
   let sectionsBroken = false;
-  console.error("\n== relays (Deno and Bun instances on Redis) ==");
-  try {
-    const results = await run(
-      "deno",
-      ["run", "-A", "bench/relays.ts"],
-      false,
-      RELAYS_TIMEOUT_MS,
-    );
-    sectionsBroken ||= /✗ [^|\s]/.test(results);
-    sections.push(results);
-  } catch (error) {
-    sectionsBroken = true;
-    sections.push(`## relays\n\nFailed: ${error.message}\n`);
-  }
+  // A harness of its own, run once from Deno.
+  const once = async (name, what, timeout) => {
+    if (skip.has(name)) return;
+    console.error(`\n== ${name} (${what}) ==`);
+    try {
+      const results = await run(
+        "deno",
+        ["run", "-A", `bench/${name}.ts`],
+        false,
+        timeout,
+      );
+      sectionsBroken ||= /✗ [^|\s]/.test(results);
+      sections.push(results);
+    } catch (error) {
+      sectionsBroken = true;
+      sections.push(`## ${name}\n\nFailed: ${error.message}\n`);
+    }
+  };
+  await once("relays", "Deno and Bun instances on Redis", RELAYS_TIMEOUT_MS);
   for (const file of ["relay", "hub", "memory_topics"]) {
+    if (skip.has(file)) continue;
     for (const { runtime, results, error } of await runEach(file, false)) {
       // Their check columns say "✗ <what>" for output that failed its check.
       sectionsBroken ||= Boolean(error) || /✗ [^|\s]/.test(results);
@@ -296,36 +313,12 @@ async function main() {
       );
     }
   }
-  // Once: it is its own harness of a Deno and a Bun instance.
-  console.error("\n== topics (Deno and Bun instances on Redis) ==");
-  try {
-    const results = await run(
-      "deno",
-      ["run", "-A", "bench/topics.ts"],
-      false,
-      TOPICS_TIMEOUT_MS,
-    );
-    sectionsBroken ||= /✗ [^|\s]/.test(results);
-    sections.push(results);
-  } catch (error) {
-    sectionsBroken = true;
-    sections.push(`## topics\n\nFailed: ${error.message}\n`);
-  }
-  // Once: it runs a server per runtime and implementation, and its client.
-  console.error("\n== fanout (a server per runtime and implementation) ==");
-  try {
-    const results = await run(
-      "deno",
-      ["run", "-A", "bench/fanout.ts"],
-      false,
-      FANOUT_TIMEOUT_MS,
-    );
-    sectionsBroken ||= /✗ [^|\s]/.test(results);
-    sections.push(results);
-  } catch (error) {
-    sectionsBroken = true;
-    sections.push(`## fanout\n\nFailed: ${error.message}\n`);
-  }
+  await once("topics", "Deno and Bun instances on Redis", TOPICS_TIMEOUT_MS);
+  await once(
+    "fanout",
+    "a server per runtime and implementation",
+    FANOUT_TIMEOUT_MS,
+  );
   const markdown = report(outcomes) + nodeReport(nodeOutcomes) +
     parseReport(parseOutcomes) + "\n" + sections.join("\n");
   await writeFile(reportPath, markdown);
