@@ -22,6 +22,8 @@ import { fileURLToPath } from "node:url";
 import { ensureDebianPackage, freePort, probe } from "./services.mjs";
 
 const NGINX = "/usr/sbin/nginx";
+/** nchan, nginx's pub/sub module, as Debian ships it for `load_module`. */
+export const NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 const HOST = "127.0.0.1";
 // The example addresses in docs/nginx.conf, the only text the tests change.
 const SHIPPED_LISTEN = "listen 80;";
@@ -116,6 +118,12 @@ function answers(port) {
 /** Installs nginx when it is missing; throws when that is impossible. */
 export function ensureNginx() {
   ensureDebianPackage("nginx", NGINX, ["-v"]);
+}
+
+/** Installs nginx and its nchan module when they are missing. */
+export function ensureNchan() {
+  ensureNginx();
+  ensureDebianPackage("libnginx-mod-nchan", "test", ["-f", NCHAN_MODULE]);
 }
 
 /**
