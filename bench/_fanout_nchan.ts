@@ -1,0 +1,227 @@
+/**
+ * nchan's server for bench/fanout.ts, the C reference of issue 17: nginx
+ * (/usr/sbin/nginx, one worker) with the nchan module, driven by the same
+ * JSON lines on stdin as bench/_fanout_server.ts. Run as `deno run -A
+ * bench/_fanout_nchan.ts` with BENCH_KEEP_ALIVE (ms) set; Deno only (not
+ * in bench/tsconfig.json: it imports scripts/nginx.mjs).
+ *
+ * Every stream is `GET /`, an EventSource subscriber of one channel; this
+ * process publishes by `POST /pub` on one keep-alive connection, the body
+ * `<sequence> <publish time, µs since the epoch>`, which nchan sends as
+ * `data:` under an `id:` of its own (`<time>:<index>`, which the client
+ * skips). nchan pings every BENCH_KEEP_ALIVE rounded up to whole seconds,
+ * as the comment line `: ping`.
+ *
+ * - `info`: the URL, the pid of nginx's worker (whose CPU counts, not the
+ *   master's) and nginx's version;
+ * - `stats`: the channel's subscribers (nchan's channel info) and the
+ *   worker's RSS; no `heapUsed`, nginx has no garbage-collected heap;
+ * - `publish { count, rate }`: `rate` per second, or with `rate` 0 each
+ *   POST once the previous one was answered.
+ *
+ * nginx stops when stdin ends.
+ *
+ * @module
+ */
+
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { ensureNchan, NCHAN_MODULE } from "../scripts/nginx.mjs";
+import { freePort } from "../scripts/services.mjs";
+import { sleep } from "./_util.ts";
+
+const NGINX = "/usr/sbin/nginx";
+const HOST = "127.0.0.1";
+const keepAlive = Number(process.env.BENCH_KEEP_ALIVE);
+if (!(keepAlive > 0)) throw new RangeError("BENCH_KEEP_ALIVE: milliseconds");
+/** nchan pings in whole seconds. */
+const PING_SECONDS = Math.max(1, Math.ceil(keepAlive / 1_000));
+
+/** The soft limit on open files `limited()` in bench/fanout.ts set for us. */
+function openFilesLimit(): number {
+  const line = readFileSync("/proc/self/limits", "utf8").split("\n")
+    .find((line) => line.startsWith("Max open files"))!;
+  return Number(line.split(/\s+/)[3]);
+}
+
+function config(dir: string, port: number): string {
+  return `load_module ${NCHAN_MODULE};
+worker_processes 1;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "error.log")} warn;
+
+events {
+    worker_connections ${openFilesLimit()};
+}
+
+http {
+    access_log off;
+    client_body_temp_path ${join(dir, "client_body")};
+    proxy_temp_path ${join(dir, "proxy")};
+    fastcgi_temp_path ${join(dir, "fastcgi")};
+    uwsgi_temp_path ${join(dir, "uwsgi")};
+    scgi_temp_path ${join(dir, "scgi")};
+    # One publisher connection for the whole run.
+    keepalive_requests 1000000;
+
+    server {
+        listen ${HOST}:${port};
+
+        location = / {
+            nchan_subscriber eventsource;
+            nchan_channel_id fanout;
+            nchan_subscriber_first_message newest;
+            nchan_eventsource_ping_interval ${PING_SECONDS};
+            nchan_eventsource_ping_comment ping;
+            nchan_eventsource_ping_event "";
+        }
+
+        location = /pub {
+            nchan_publisher;
+            nchan_channel_id fanout;
+            # Far more than a burst (200 events): none is ever dropped.
+            nchan_message_buffer_length 10000;
+            nchan_message_timeout 1h;
+        }
+    }
+}
+`;
+}
+
+/** nginx's worker: the master's one child. */
+async function workerOf(master: number): Promise<number> {
+  const file = `/proc/${master}/task/${master}/children`;
+  for (let tries = 0; tries < 100; tries++) {
+    const children = readFileSync(file, "utf8").trim().split(/\s+/);
+    if (children[0]) return Number(children[0]);
+    await sleep(50);
+  }
+  throw new Error("nginx started no worker in 5 s");
+}
+
+/** Resident bytes of `pid`, from /proc/<pid>/statm (pages). */
+function rss(pid: number): number {
+  const pages = Number(
+    readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1],
+  );
+  return pages * 4_096;
+}
+
+/** Microseconds since the epoch, the clock the C client reads too. */
+function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1_000);
+}
+
+ensureNchan();
+const dir = mkdtempSync(join(tmpdir(), "ssekit-nchan-"));
+// nginx's worker runs as nobody and must reach its temp paths.
+chmodSync(dir, 0o755);
+const port = await freePort(HOST);
+writeFileSync(join(dir, "nginx.conf"), config(dir, port));
+const nginx = spawn(NGINX, [
+  "-p",
+  dir,
+  "-e",
+  join(dir, "error.log"),
+  "-c",
+  join(dir, "nginx.conf"),
+], {
+  stdio: ["ignore", "ignore", "inherit"],
+});
+const running = () => nginx.exitCode === null && nginx.signalCode === null;
+const url = `http://${HOST}:${port}/`;
+const publisher = `http://${HOST}:${port}/pub`;
+
+/** Subscribers of the channel, 0 before it exists. */
+async function streams(): Promise<number> {
+  const response = await fetch(publisher, { headers: { Accept: "text/json" } });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return 0;
+  }
+  return (await response.json()).subscribers;
+}
+
+async function post(body: string): Promise<void> {
+  const response = await fetch(publisher, { method: "POST", body });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`POST /pub: ${response.status}`);
+}
+
+/** Answers once nginx's worker serves the publisher location. */
+async function started(): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    if (!running()) break;
+    try {
+      await streams();
+      return await workerOf(nginx.pid!);
+    } catch {
+      await sleep(50);
+    }
+  }
+  throw new Error(
+    `nginx did not start: ${readFileSync(join(dir, "error.log"), "utf8")}`,
+  );
+}
+
+const worker = await started();
+let seq = 0;
+
+/** Publishes `count` events, `rate` per second (0: back to back). */
+async function publish(count: number, rate: number) {
+  const first = nowMicros();
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    if (rate > 0) {
+      const wait = start + (i * 1_000) / rate - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    await post(`${seq} ${nowMicros()}`);
+    seq++;
+  }
+  return { published: seq, first, last: nowMicros() };
+}
+
+async function command(line: string): Promise<Record<string, unknown>> {
+  const { id, cmd, ...rest } = JSON.parse(line);
+  try {
+    if (cmd === "info") {
+      const version = spawnSync(NGINX, ["-v"], { encoding: "utf8" }).stderr;
+      return { id, ok: true, url, pid: worker, runtime: version.trim() };
+    }
+    if (cmd === "stats") {
+      return { id, ok: true, streams: await streams(), rss: rss(worker) };
+    }
+    if (cmd === "publish") {
+      return { id, ok: true, ...await publish(rest.count, rest.rate) };
+    }
+    return { id, ok: false, error: `unknown command ${cmd}` };
+  } catch (error) {
+    return { id, ok: false, error: String(error) };
+  }
+}
+
+/** SIGTERM, nginx's fast shutdown; SIGKILL if it lingers. */
+async function stop() {
+  nginx.kill("SIGTERM");
+  for (let tries = 0; tries < 50 && running(); tries++) await sleep(100);
+  if (running()) nginx.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  console.log(JSON.stringify(await command(line)));
+}).on("close", stop);
+console.log(JSON.stringify({ ready: true }));
