@@ -4,7 +4,10 @@
  *
  * For each runtime (Deno.serve, Bun.serve, Node's node:http) and each
  * implementation (bench/_fanout_server.ts: ssekit's hub, a plain
- * hand-written baseline, better-sse, Hono), a fresh server process, and a
+ * hand-written baseline, better-sse, Hono), and for nginx's nchan module,
+ * the C reference issue 17 measures against ("runtime" nginx, its one
+ * implementation nchan, driven by bench/_fanout_nchan.ts and installed by
+ * scripts/nginx.mjs when missing), a fresh server process, and a
  * client process in C (bench/fanout_client.c, built here with the system
  * `gcc`) that holds all N streams on one epoll loop, decodes them by hand
  * and checks every delivery: each stream must see events 0, 1, 2, … with
@@ -21,28 +24,34 @@
  * 3. idle: the server's CPU (utime + stime, /proc/<pid>/stat) over
  *    `--idle-seconds` with every stream open and a keep-alive comment
  *    every `--keep-alive` ms (ssekit's and better-sse's own timers; one
- *    shared `setInterval` for plain and Hono); each stream must have got
- *    its comments;
+ *    shared `setInterval` for plain and Hono; nchan's own ping, a `:ping`
+ *    comment every `--keep-alive` rounded up to whole seconds, which the
+ *    check then expects); each stream must have got its comments;
  * 4. a warm-up burst, then latency: `--latency-events` events at 1/s and
  *    five times as many at 10/s; publish → arrival at the client, on one
  *    clock (CLOCK_REALTIME), over every delivery;
  * 5. saturation: a burst of ⌈`--deliveries` / N⌉ events (at most 200,
  *    under the hub's default maxQueue), published back to back, one per
- *    task (`setImmediate`) so the server's I/O runs in between;
+ *    task (`setImmediate`) so the server's I/O runs in between (nchan:
+ *    one POST after the other, each once the previous was answered);
  *    deliveries/s is N × events / (last arrival − first publish), CPU per
  *    delivery the server's CPU over the burst / deliveries.
  *
  * Rounds rotate the order of the implementations; tables show medians.
+ * nchan has no plain baseline: it is a row of its own in the detail table,
+ * and the targets table gives each runtime's ssekit against it (× nchan).
  * The machine's other load is in the "others" column: the machine is
  * shared.
  *
  * Run: `deno run -A bench/fanout.ts` with node_modules/.bin on PATH (Node's
  * server is compiled with tsc into .build/bench-out first when stale).
  * Options: `--n=1000,10000` (the stream counts; at most `ulimit -Hn` −
- * 1,024), `--rounds=3`, `--runtimes=deno,bun,node`,
- * `--impls=ssekit,plain,…` (also `plain-copy` on Node), `--keep-alive=1000`, `--idle-seconds=4`,
+ * 1,024), `--rounds=3`, `--runtimes=deno,bun,node,nginx`,
+ * `--impls=ssekit,plain,plain-bytes,better-sse,hono,nchan` (also
+ * `plain-copy` on Node; nginx runs nchan only, and only nginx runs it),
+ * `--keep-alive=1000`, `--idle-seconds=4`,
  * `--latency-events=5`, `--deliveries=200000`, `--quick` (N = 1,000, one
- * round), `--cpu-prof` (each server writes a V8 CPU profile into
+ * round), `--cpu-prof` (each JavaScript server writes a V8 CPU profile into
  * .build/fanout-prof/; summarize them with bench/_fanout_profile.ts).
  * Prints markdown.
  *
@@ -86,10 +95,15 @@ const SIZES = (arg("n") ?? (QUICK ? "1000" : "1000,10000")).split(",").map(
   Number,
 );
 const ROUNDS = numberArg("rounds", QUICK ? 1 : 3);
-const RUNTIMES = (arg("runtimes") ?? "deno,bun,node").split(",");
-const IMPL_NAMES = (arg("impls") ?? "ssekit,plain,plain-bytes,better-sse,hono")
-  .split(",");
+const RUNTIMES = (arg("runtimes") ?? "deno,bun,node,nginx").split(",");
+const IMPL_NAMES = (arg("impls") ??
+  "ssekit,plain,plain-bytes,better-sse,hono,nchan").split(",");
 const KEEP_ALIVE = numberArg("keep-alive", 1_000);
+/** The keep-alive a runtime's servers keep: nchan pings in whole seconds. */
+const keepAliveOf = (runtime: string) =>
+  runtime === "nginx"
+    ? Math.max(1, Math.ceil(KEEP_ALIVE / 1_000)) * 1_000
+    : KEEP_ALIVE;
 const IDLE_SECONDS = numberArg("idle-seconds", 4);
 const LATENCY_EVENTS = numberArg("latency-events", 5);
 const DELIVERIES = numberArg("deliveries", 200_000);
@@ -188,12 +202,23 @@ function limited(sockets: number, command: string[]): [string, string[]] {
   return ["sh", ["-c", `ulimit -n ${need} && exec "$0" "$@"`, ...command]];
 }
 
+/** nginx runs nchan alone; the plain-* variants are Node's. */
+function implRuns(runtime: string, impl: string): boolean {
+  if (runtime === "nginx" || impl === "nchan") {
+    return runtime === "nginx" && impl === "nchan";
+  }
+  return !impl.startsWith("plain-") || runtime === "node";
+}
+
 // With --cpu-prof, each server writes a V8 CPU profile when it exits.
 const PROFILE_DIR = args.includes("--cpu-prof")
   ? join(root(), ".build", "fanout-prof")
   : undefined;
 
 function serverCommand(runtime: string, impl: string, n: number): string[] {
+  if (runtime === "nginx") {
+    return ["deno", "run", "-A", "bench/_fanout_nchan.ts"];
+  }
   const profile = PROFILE_DIR
     ? [
       "--cpu-prof",
@@ -305,7 +330,8 @@ interface Published {
 interface Stats {
   streams: number;
   rss: number;
-  heapUsed: number;
+  /** None from nginx, which has no garbage-collected heap. */
+  heapUsed?: number;
 }
 
 interface Run {
@@ -401,7 +427,8 @@ async function oneRun(
       ((performance.now() - idleWall) / 1_000);
     let total = 0;
     const idle = await c.send<Expectation>(`expect ${total} 1000`, 5_000);
-    const comments = Math.floor((IDLE_SECONDS * 1_000) / KEEP_ALIVE) - 1;
+    const comments = Math.floor((IDLE_SECONDS * 1_000) / keepAliveOf(runtime)) -
+      1;
     if (idle.minComments < comments) {
       check.push(
         `idle: a stream got ${idle.minComments} keep-alive comments, want ≥ ${comments}`,
@@ -454,7 +481,7 @@ async function oneRun(
       acceptCpu: acceptCpuPerStream * 1e6,
       listenOverflows: dropped,
       bytesPerStream: (loaded.rss - before.rss) / n,
-      heapPerStream: (loaded.heapUsed - before.heapUsed) / n,
+      heapPerStream: ((loaded.heapUsed ?? NaN) - (before.heapUsed ?? NaN)) / n,
       idleCpu,
       p50At1: at1?.got.p50 ?? NaN,
       p99At1: at1?.got.p99 ?? NaN,
@@ -558,7 +585,9 @@ function detailTable(rows: Summary[]): string {
         ratio("p99At1"),
         `${ms(row.median("p50At10"))} / ${ms(row.median("p99At10"))} ms`,
         `${fixed(row.median("bytesPerStream") / 1024, 1)} KiB`,
-        `${fixed(row.median("heapPerStream") / 1024, 1)} KiB`,
+        Number.isNaN(row.median("heapPerStream"))
+          ? "—"
+          : `${fixed(row.median("heapPerStream") / 1024, 1)} KiB`,
         `${count(row.median("acceptPerSecond"))} (${
           count(row.median("listenOverflows"))
         })`,
@@ -576,6 +605,7 @@ function detailTable(rows: Summary[]): string {
 
 function targetTable(rows: Summary[]): string {
   const runtimes = [...new Set(rows.map((row) => row.runtime))];
+  const nchan = rows.find((row) => row.impl === "nchan");
   return table(
     [
       "runtime",
@@ -585,6 +615,7 @@ function targetTable(rows: Summary[]): string {
       `CPU/delivery × plain (≤ ${TARGETS.cpu})`,
       `p99 at 1/s × plain (≤ ${TARGETS.p99})`,
       `idle CPU × plain (≤ ${TARGETS.idle})`,
+      "deliveries/s / CPU/delivery × nchan",
     ],
     runtimes.flatMap((runtime) => {
       const of = (impl: string) =>
@@ -598,6 +629,8 @@ function targetTable(rows: Summary[]): string {
           other.median("deliveriesPerSecond");
         return `${fixed(ratio, 2)}× ${mark(ratio >= at)}`;
       };
+      const against = (other: Summary, metric: Metric) =>
+        `${fixed(ssekit.median(metric) / other.median(metric), 2)}×`;
       const under = (metric: Metric, at: number) => {
         const ratio = ssekit.median(metric) / plain.median(metric);
         return `${fixed(ratio, 2)}× ${mark(ratio <= at)}`;
@@ -610,6 +643,11 @@ function targetTable(rows: Summary[]): string {
         under("cpuPerDelivery", TARGETS.cpu),
         under("p99At1", TARGETS.p99),
         under("idleCpu", TARGETS.idle),
+        nchan
+          ? `${against(nchan, "deliveriesPerSecond")} / ${
+            against(nchan, "cpuPerDelivery")
+          }`
+          : "—",
       ]];
     }),
   );
@@ -622,13 +660,13 @@ function report(runs: Run[], failures: string[], versions: string[]): string {
 
 bench/fanout.ts (issue 17), run by ${runtimeVersion()}; servers: ${
     versions.join(", ")
-  }. One topic, N streams on 127.0.0.1, each event to every stream. Per runtime and implementation a fresh server process (bench/_fanout_server.ts): ssekit is \`hub.response()\` on a memory store (Deno.serve, Bun.serve, \`ssekit/node\`); plain is a hand-written loop, \`res.write(text)\` per stream on Node (plain-bytes: one \`Uint8Array\` encoded once, written to every stream) and \`controller.enqueue(bytes)\` per stream on Deno and Bun; better-sse is a \`Channel\` and \`broadcast()\`; Hono is \`streamSSE\` and \`writeSSE()\` per stream (@hono/node-server on Node). The client is one C process (bench/fanout_client.c, epoll) holding every stream, checking every delivery (each stream sees 0, 1, 2, … once) before timings count. Keep-alive every ${
+  }. One topic, N streams on 127.0.0.1, each event to every stream. Per runtime and implementation a fresh server process (bench/_fanout_server.ts): ssekit is \`hub.response()\` on a memory store (Deno.serve, Bun.serve, \`ssekit/node\`); plain is a hand-written loop, \`res.write(text)\` per stream on Node (plain-bytes: one \`Uint8Array\` encoded once, written to every stream) and \`controller.enqueue(bytes)\` per stream on Deno and Bun; better-sse is a \`Channel\` and \`broadcast()\`; Hono is \`streamSSE\` and \`writeSSE()\` per stream (@hono/node-server on Node); nchan is nginx (one worker) with its nchan module, the C reference (bench/_fanout_nchan.ts), an EventSource subscriber location, each event a POST to its publisher location on one keep-alive connection once the previous one was answered. The client is one C process (bench/fanout_client.c, epoll) holding every stream, checking every delivery (each stream sees 0, 1, 2, … once) before timings count. Keep-alive every ${
     fixed(KEEP_ALIVE / 1_000, 1)
-  } s everywhere (ssekit's and better-sse's own per-stream timers; one shared \`setInterval\` for plain and Hono).
+  } s everywhere (ssekit's and better-sse's own per-stream timers; one shared \`setInterval\` for plain and Hono; nchan's \`nchan_eventsource_ping_interval\`, whole seconds, rounded up).
 
 Deliveries/s: a burst of events published back to back (one per task), N × events / (last arrival − first publish). CPU per delivery: the server's utime + stime over the burst / deliveries. Latency: publish → arrival, p50 / p99 over every delivery, ${LATENCY_EVENTS} events at 1/s and ${
     LATENCY_EVENTS * 5
-  } at 10/s. RSS and heap per stream: growth after opening N streams (full GC first) / N. Accepts/s: N / time until every response head came (256 connecting at once); on this VM the kernel drops SYNs for a full accept queue (ListenOverflows, in brackets, the whole machine) even with few connections in flight, and each costs a 1 s retransmit, so CPU per accept (the server's CPU while they opened / N) is the comparable figure. Idle CPU: the server's CPU over ${IDLE_SECONDS} s with every stream open, as a share of one core. Medians of ${ROUNDS} round(s); the machine (2 cores) was shared with other work, see the "others" share.
+  } at 10/s. RSS and heap per stream: growth after opening N streams (full GC first) / N (nginx has no heap: "—"). Accepts/s: N / time until every response head came (256 connecting at once); on this VM the kernel drops SYNs for a full accept queue (ListenOverflows, in brackets, the whole machine) even with few connections in flight, and each costs a 1 s retransmit, so CPU per accept (the server's CPU while they opened / N) is the comparable figure. Idle CPU: the server's CPU over ${IDLE_SECONDS} s with every stream open, as a share of one core. Medians of ${ROUNDS} round(s); the machine (2 cores) was shared with other work, see the "others" share.
 `;
   for (const n of sizes) {
     const at = rows.filter((row) => row.n === n);
@@ -652,18 +690,22 @@ ${detailTable(at)}
 
 // ---------------------------------------------------------------------------
 
+function version(runtime: string): string {
+  if (runtime !== "nginx") return sh(`${runtime} --version | head -1`);
+  const nchan = sh("dpkg-query -W -f '${Version}' libnginx-mod-nchan");
+  return `${sh("/usr/sbin/nginx -v 2>&1")} with nchan ${
+    nchan || "(not yet installed)"
+  }`;
+}
+
 async function main(): Promise<string> {
   const client = build();
   const runs: Run[] = [];
   const failures: string[] = [];
-  const versions = RUNTIMES.map((runtime) =>
-    sh(`${runtime} --version | head -1`)
-  );
+  const versions = RUNTIMES.map(version);
   for (const n of SIZES) {
     for (const runtime of RUNTIMES) {
-      const impls = IMPL_NAMES.filter((impl) =>
-        !impl.startsWith("plain-") || runtime === "node"
-      );
+      const impls = IMPL_NAMES.filter((impl) => implRuns(runtime, impl));
       for (let round = 0; round < ROUNDS; round++) {
         for (const impl of rotate(impls, round)) {
           log(`N = ${n}, ${runtime}, ${impl}, round ${round + 1}`);
