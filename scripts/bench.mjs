@@ -3,7 +3,7 @@
 // not compete for the cores, then bench/relays.ts and bench/topics.ts once
 // each (they run their own Deno and Bun instances on a Redis they start),
 // then bench/fanout.ts once (a server process per runtime and
-// implementation, and a C client), and writes the combined
+// implementation, nginx's nchan among them, and a C client), and writes the combined
 // bench/results.md.
 //
 // Node 20 cannot run TypeScript, so the benchmark is compiled with tsc into
@@ -267,8 +267,8 @@ async function runEach(file, json = true) {
   return outcomes;
 }
 
-// bench/fanout.ts: per N, 3 runtimes × 4–5 implementations × rounds of at
-// most ~30 s each (N = 10,000).
+// bench/fanout.ts: per N, 3 runtimes × 4–5 implementations and nginx's
+// nchan × rounds of at most ~30 s each (N = 10,000).
 const FANOUT_TIMEOUT_MS = 3_600_000;
 
 // bench/relays.ts: a target round and a bisection of at most six steps,
