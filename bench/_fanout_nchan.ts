@@ -2,15 +2,18 @@
  * nchan's server for bench/fanout.ts, the C reference of issue 17: nginx
  * (/usr/sbin/nginx, one worker) with the nchan module, driven by the same
  * JSON lines on stdin as bench/_fanout_server.ts. Run as `deno run -A
- * bench/_fanout_nchan.ts` with BENCH_KEEP_ALIVE (ms) set; Deno only (not
- * in bench/tsconfig.json: it imports scripts/nginx.mjs).
+ * bench/_fanout_nchan.ts` with BENCH_KEEP_ALIVE (ms) set, once
+ * bench/fanout.ts made sure the module is installed (scripts/nginx.mjs
+ * `ensureNchan()`); Deno only (not in bench/tsconfig.json: it imports
+ * scripts/*.mjs).
  *
  * Every stream is `GET /`, an EventSource subscriber of one channel; this
  * process publishes by `POST /pub` on one keep-alive connection, the body
  * `<sequence> <publish time, µs since the epoch>`, which nchan sends as
  * `data:` under an `id:` of its own (`<time>:<index>`, which the client
  * skips). nchan pings every BENCH_KEEP_ALIVE rounded up to whole seconds,
- * as the comment line `: ping`.
+ * configured as the comment line `:ping`: its default ping, an `event:
+ * ping` with no comment, is not what the client counts as a keep-alive.
  *
  * - `info`: the URL, the pid of nginx's worker (whose CPU counts, not the
  *   master's) and nginx's version;
@@ -36,12 +39,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { ensureNchan, NCHAN_MODULE } from "../scripts/nginx.mjs";
+import { NCHAN_MODULE } from "../scripts/nginx.mjs";
 import { freePort } from "../scripts/services.mjs";
 import { sleep } from "./_util.ts";
 
 const NGINX = "/usr/sbin/nginx";
 const HOST = "127.0.0.1";
+// Bounds each request to nginx; a publish answers once nchan has handed
+// the event to every subscriber.
+const REQUEST_MS = 10_000;
 const keepAlive = Number(process.env.BENCH_KEEP_ALIVE);
 if (!(keepAlive > 0)) throw new RangeError("BENCH_KEEP_ALIVE: milliseconds");
 /** nchan pings in whole seconds. */
@@ -110,12 +116,10 @@ async function workerOf(master: number): Promise<number> {
   throw new Error("nginx started no worker in 5 s");
 }
 
-/** Resident bytes of `pid`, from /proc/<pid>/statm (pages). */
+/** Resident bytes of `pid`. */
 function rss(pid: number): number {
-  const pages = Number(
-    readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1],
-  );
-  return pages * 4_096;
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1_024;
 }
 
 /** Microseconds since the epoch, the clock the C client reads too. */
@@ -123,7 +127,6 @@ function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1_000);
 }
 
-ensureNchan();
 const dir = mkdtempSync(join(tmpdir(), "ssekit-nchan-"));
 // nginx's worker runs as nobody and must reach its temp paths.
 chmodSync(dir, 0o755);
@@ -145,7 +148,10 @@ const publisher = `http://${HOST}:${port}/pub`;
 
 /** Subscribers of the channel, 0 before it exists. */
 async function streams(): Promise<number> {
-  const response = await fetch(publisher, { headers: { Accept: "text/json" } });
+  const response = await fetch(publisher, {
+    headers: { Accept: "text/json" },
+    signal: AbortSignal.timeout(REQUEST_MS),
+  });
   if (response.status === 404) {
     await response.body?.cancel();
     return 0;
@@ -154,7 +160,11 @@ async function streams(): Promise<number> {
 }
 
 async function post(body: string): Promise<void> {
-  const response = await fetch(publisher, { method: "POST", body });
+  const response = await fetch(publisher, {
+    method: "POST",
+    body,
+    signal: AbortSignal.timeout(REQUEST_MS),
+  });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`POST /pub: ${response.status}`);
 }

@@ -125,7 +125,7 @@ const env = {
 };
 
 // ---------------------------------------------------------------------------
-// Building the client and Node's server
+// Building the client and Node's server; installing nchan
 
 function newer(output: string, inputs: string[]): boolean {
   if (!existsSync(output)) return false;
@@ -142,6 +142,19 @@ function build(): string {
       stdio: "inherit",
     });
     if (gcc.status !== 0) throw new Error("gcc failed on fanout_client.c");
+  }
+  if (RUNTIMES.includes("nginx")) {
+    // apt-get's output to stderr: stdout is the report.
+    const ensure = spawnSync("node", [
+      "--input-type=module",
+      "-e",
+      'import { ensureNchan } from "./scripts/nginx.mjs"; ensureNchan();',
+    ], {
+      cwd: root(),
+      stdio: ["ignore", 2, 2],
+      env: { ...process.env, ...env },
+    });
+    if (ensure.status !== 0) throw new Error("nginx with nchan is missing");
   }
   if (RUNTIMES.includes("node")) {
     const compiled = join(
@@ -660,7 +673,7 @@ function report(runs: Run[], failures: string[], versions: string[]): string {
 
 bench/fanout.ts (issue 17), run by ${runtimeVersion()}; servers: ${
     versions.join(", ")
-  }. One topic, N streams on 127.0.0.1, each event to every stream. Per runtime and implementation a fresh server process (bench/_fanout_server.ts): ssekit is \`hub.response()\` on a memory store (Deno.serve, Bun.serve, \`ssekit/node\`); plain is a hand-written loop, \`res.write(text)\` per stream on Node (plain-bytes: one \`Uint8Array\` encoded once, written to every stream) and \`controller.enqueue(bytes)\` per stream on Deno and Bun; better-sse is a \`Channel\` and \`broadcast()\`; Hono is \`streamSSE\` and \`writeSSE()\` per stream (@hono/node-server on Node); nchan is nginx (one worker) with its nchan module, the C reference (bench/_fanout_nchan.ts), an EventSource subscriber location, each event a POST to its publisher location on one keep-alive connection once the previous one was answered. The client is one C process (bench/fanout_client.c, epoll) holding every stream, checking every delivery (each stream sees 0, 1, 2, … once) before timings count. Keep-alive every ${
+  }. One topic, N streams on 127.0.0.1, each event to every stream. Per runtime and implementation a fresh server process (bench/_fanout_server.ts): ssekit is \`hub.response()\` on a memory store (Deno.serve, Bun.serve, \`ssekit/node\`); plain is a hand-written loop, \`res.write(text)\` per stream on Node (plain-bytes: one \`Uint8Array\` encoded once, written to every stream) and \`controller.enqueue(bytes)\` per stream on Deno and Bun; better-sse is a \`Channel\` and \`broadcast()\`; Hono is \`streamSSE\` and \`writeSSE()\` per stream (@hono/node-server on Node); nchan is nginx (one worker) with its nchan module, the C reference (bench/_fanout_nchan.ts), an EventSource subscriber location, each event a POST to its publisher location on one keep-alive connection once the previous one was answered, its publish time taken before the POST. The client is one C process (bench/fanout_client.c, epoll) holding every stream, checking every delivery (each stream sees 0, 1, 2, … once) before timings count. Keep-alive every ${
     fixed(KEEP_ALIVE / 1_000, 1)
   } s everywhere (ssekit's and better-sse's own per-stream timers; one shared \`setInterval\` for plain and Hono; nchan's \`nchan_eventsource_ping_interval\`, whole seconds, rounded up).
 
@@ -693,9 +706,7 @@ ${detailTable(at)}
 function version(runtime: string): string {
   if (runtime !== "nginx") return sh(`${runtime} --version | head -1`);
   const nchan = sh("dpkg-query -W -f '${Version}' libnginx-mod-nchan");
-  return `${sh("/usr/sbin/nginx -v 2>&1")} with nchan ${
-    nchan || "(not yet installed)"
-  }`;
+  return `${sh("/usr/sbin/nginx -v 2>&1")} with nchan ${nchan}`;
 }
 
 async function main(): Promise<string> {
