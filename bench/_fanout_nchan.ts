@@ -45,8 +45,7 @@ import { sleep } from "./_util.ts";
 
 const NGINX = "/usr/sbin/nginx";
 const HOST = "127.0.0.1";
-// Bounds each request to nginx; a publish answers once nchan has handed
-// the event to every subscriber.
+// Bounds each request to nginx: a wedged nginx fails the run, not hangs it.
 const REQUEST_MS = 10_000;
 const keepAlive = Number(process.env.BENCH_KEEP_ALIVE);
 if (!(keepAlive > 0)) throw new RangeError("BENCH_KEEP_ALIVE: milliseconds");
@@ -169,7 +168,7 @@ async function post(body: string): Promise<void> {
   if (!response.ok) throw new Error(`POST /pub: ${response.status}`);
 }
 
-/** Answers once nginx's worker serves the publisher location. */
+/** The worker's pid, once it serves the publisher location. */
 async function started(): Promise<number> {
   for (let tries = 0; tries < 100; tries++) {
     if (!running()) break;
