@@ -38,10 +38,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { NCHAN_MODULE } from "../scripts/nginx.mjs";
 import { freePort } from "../scripts/services.mjs";
 import { sleep } from "./_util.ts";
+import { answerCommands, nowMicros } from "./_fanout_worker.ts";
 
 const NGINX = "/usr/sbin/nginx";
 const HOST = "127.0.0.1";
@@ -121,11 +121,6 @@ function rss(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1_024;
 }
 
-/** Microseconds since the epoch, the clock the C client reads too. */
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1_000);
-}
-
 const dir = mkdtempSync(join(tmpdir(), "ssekit-nchan-"));
 // nginx's worker runs as nobody and must reach its temp paths.
 chmodSync(dir, 0o755);
@@ -202,25 +197,6 @@ async function publish(count: number, rate: number) {
   return { published: seq, first, last: nowMicros() };
 }
 
-async function command(line: string): Promise<Record<string, unknown>> {
-  const { id, cmd, ...rest } = JSON.parse(line);
-  try {
-    if (cmd === "info") {
-      const version = spawnSync(NGINX, ["-v"], { encoding: "utf8" }).stderr;
-      return { id, ok: true, url, pid: worker, runtime: version.trim() };
-    }
-    if (cmd === "stats") {
-      return { id, ok: true, streams: await streams(), rss: rss(worker) };
-    }
-    if (cmd === "publish") {
-      return { id, ok: true, ...await publish(rest.count, rest.rate) };
-    }
-    return { id, ok: false, error: `unknown command ${cmd}` };
-  } catch (error) {
-    return { id, ok: false, error: String(error) };
-  }
-}
-
 /** SIGTERM, nginx's fast shutdown; SIGKILL if it lingers. */
 async function stop() {
   nginx.kill("SIGTERM");
@@ -230,7 +206,12 @@ async function stop() {
   process.exit(0);
 }
 
-createInterface({ input: process.stdin }).on("line", async (line) => {
-  console.log(JSON.stringify(await command(line)));
-}).on("close", stop);
-console.log(JSON.stringify({ ready: true }));
+answerCommands({
+  info: () => ({
+    url,
+    pid: worker,
+    runtime: spawnSync(NGINX, ["-v"], { encoding: "utf8" }).stderr.trim(),
+  }),
+  stats: async () => ({ streams: await streams(), rss: rss(worker) }),
+  publish,
+}, stop);

@@ -45,13 +45,13 @@
 
 import { createServer, type ServerResponse } from "node:http";
 import process from "node:process";
-import { createInterface } from "node:readline";
 import { createChannel, createResponse, createSession } from "better-sse";
 import { Hono } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { createHub } from "../src/hub.ts";
 import { serve } from "../tests/support/server.ts";
 import { collectGarbage, runtime, runtimeVersion, sleep } from "./_util.ts";
+import { answerCommands, nowMicros } from "./_fanout_worker.ts";
 
 /** The implementations, as BENCH_IMPL names them. */
 export const IMPLS = [
@@ -85,11 +85,6 @@ interface Server {
   url: string;
   streams(): number;
   publish(seq: number, data: string): void;
-}
-
-/** Microseconds since the epoch, the clock the C client reads too. */
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1_000);
 }
 
 function listen(
@@ -287,29 +282,12 @@ async function stats(gc: boolean) {
   return { streams: server.streams(), rss, heapUsed };
 }
 
-async function command(line: string): Promise<Record<string, unknown>> {
-  const { id, cmd, ...rest } = JSON.parse(line);
-  try {
-    if (cmd === "info") {
-      return {
-        id,
-        ok: true,
-        url: server.url,
-        pid: process.pid,
-        runtime: runtimeVersion(),
-      };
-    }
-    if (cmd === "stats") return { id, ok: true, ...await stats(rest.gc) };
-    if (cmd === "publish") {
-      return { id, ok: true, ...await publish(rest.count, rest.rate) };
-    }
-    return { id, ok: false, error: `unknown command ${cmd}` };
-  } catch (error) {
-    return { id, ok: false, error: String(error) };
-  }
-}
-
-createInterface({ input: process.stdin }).on("line", async (line) => {
-  console.log(JSON.stringify(await command(line)));
-}).on("close", () => process.exit(0));
-console.log(JSON.stringify({ ready: true }));
+answerCommands({
+  info: () => ({
+    url: server.url,
+    pid: process.pid,
+    runtime: runtimeVersion(),
+  }),
+  stats,
+  publish,
+}, () => process.exit(0));
