@@ -43,8 +43,9 @@ export class SharedClock {
     return this.#heap.length;
   }
 
-  /** Schedules `entry`'s check at `due`; it must not be scheduled yet. */
+  /** Schedules `entry`'s check at `due`, in place of any it had. */
   add(entry: ClockEntry, due: number): void {
+    if (entry.slot >= 0) this.remove(entry);
     const heap = this.#heap;
     entry.due = due;
     entry.slot = heap.length;

@@ -7,20 +7,20 @@
  * Not one timer shared by all streams: where each request has its own
  * context (Cloudflare Workers), a timer belongs to the request that set it
  * and may not touch another request's stream. (The streams of one hub do
- * share one, _shared_clock.ts: they share an I/O context anyway.) The stream rides along as
- * the timer's argument, so no closure per stream; and a timer that fired
- * is re-armed with `refresh()` where the runtime has it (Node, Bun, Deno's
- * Node timers) for the same delay, so an idle stream makes no new timer
- * every period.
+ * share one, _shared_clock.ts: they share an I/O context anyway.) The
+ * stream rides along as the timer's argument, so no closure per stream;
+ * and a timer that fired is re-armed with `refresh()` where the runtime
+ * has it (Node, Bun, Deno's Node timers) for the same delay, so an idle
+ * stream makes no new timer every period.
  *
  * A stream's check is due keepAlive ms after its last write. After an
  * event, that is when a publisher with the keep-alive's period (or a
  * divisor of it) publishes again; when both come due together (the loop
  * was busy), the check runs first, so it waits one more millisecond, once,
- * for the event to be written rather than a comment (checkClocks in _stream_watchdog.ts). Not a
- * random spread of the checks: every stream checked a little early would
- * write a comment before that publisher's every event (measured in
- * bench/fanout.ts, issue 17).
+ * for the event to be written rather than a comment (checkClocks in
+ * _stream_watchdog.ts). Not a random spread of the checks: every stream
+ * checked a little early would write a comment before that publisher's
+ * every event (measured in bench/fanout.ts, issue 17).
  *
  * @module
  */
