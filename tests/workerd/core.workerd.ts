@@ -33,6 +33,7 @@ const TEST_FILES = [
   "tests/hub.test.ts",
   "tests/memory_store.test.ts",
   "tests/shared_clock.test.ts",
+  "tests/hub_body.test.ts",
   "tests/workerd/_durable_object_suite.ts",
 ];
 // Just under the tests the files hold today, so an empty run or a file
