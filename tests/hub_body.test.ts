@@ -6,7 +6,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHub } from "../mod.ts";
+import { createHub, type Hub } from "../mod.ts";
 import { within } from "./support/time.ts";
 
 const decoder = new TextDecoder();
@@ -16,46 +16,53 @@ function dataIn(chunk: Uint8Array | undefined): string[] {
   return [...decoder.decode(chunk).matchAll(/^data: (.*)$/gm)].map((m) => m[1]);
 }
 
-describe("a hub response's body", () => {
-  test("a reader that keeps up gets each event in the publish that brings it", async () => {
-    const hub = createHub();
-    const response = await hub.response(new Request("http://localhost/"), "t", {
-      keepAlive: false,
-    });
-    const reader = response.body!.getReader();
-    try {
-      await reader.read(); // the opening line
-      for (let i = 0; i < 5; i++) {
-        const reading = reader.read();
-        await hub.publish("t", `e${i}`);
-        assert.deepEqual(
-          dataIn((await within(reading, 2_000, `e${i}`)).value),
-          [
-            `e${i}`,
-          ],
-        );
-      }
-    } finally {
-      await reader.cancel();
-      await hub.close();
-    }
+/** Runs `body` with a hub and a reader of topic "t" past its opening line. */
+async function withReader(
+  body: (
+    hub: Hub,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+  ) => Promise<void>,
+): Promise<void> {
+  const hub = createHub();
+  const response = await hub.response(new Request("http://localhost/"), "t", {
+    keepAlive: false,
   });
+  const reader = response.body!.getReader();
+  try {
+    await reader.read(); // the opening line
+    await body(hub, reader);
+  } finally {
+    await reader.cancel();
+    await hub.close();
+  }
+}
 
-  test("a reader that stops holds one chunk at most; the rest waits and comes as one", async () => {
-    const hub = createHub();
-    const response = await hub.response(new Request("http://localhost/"), "t", {
-      keepAlive: false,
-    });
-    const reader = response.body!.getReader();
-    try {
-      await reader.read(); // the opening line
-      // Read once, so the body takes events as they come.
-      const reading = reader.read();
-      await hub.publish("t", "e0");
-      assert.deepEqual(dataIn((await within(reading, 2_000, "e0")).value), [
-        "e0",
-      ]);
-      // Then stop reading while 49 more are published.
+/** Publishes `data` while a read waits; the data of the chunk it brought. */
+async function readWhilePublishing(
+  hub: Hub,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  data: string,
+): Promise<string[]> {
+  const reading = reader.read();
+  await hub.publish("t", data);
+  return dataIn((await within(reading, 2_000, data)).value);
+}
+
+describe("a hub response's body", () => {
+  test("a reader that keeps up gets each event in the publish that brings it", () =>
+    withReader(async (hub, reader) => {
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(await readWhilePublishing(hub, reader, `e${i}`), [
+          `e${i}`,
+        ]);
+      }
+    }));
+
+  test("a reader that stops holds one chunk at most; the rest waits and comes as one", () =>
+    withReader(async (hub, reader) => {
+      // Read once, so the body takes events as they come; then stop reading
+      // while 49 more are published.
+      assert.deepEqual(await readWhilePublishing(hub, reader, "e0"), ["e0"]);
       for (let i = 1; i < 50; i++) await hub.publish("t", `e${i}`);
       const chunks: string[][] = [];
       while (chunks.flat().length < 49) {
@@ -68,9 +75,5 @@ describe("a hub response's body", () => {
       );
       // One chunk at most waited in the stream; the rest came together.
       assert.ok(chunks.length <= 2, `${chunks.length} chunks`);
-    } finally {
-      await reader.cancel();
-      await hub.close();
-    }
-  });
+    }));
 });
