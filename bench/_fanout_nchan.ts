@@ -1,7 +1,8 @@
 /**
  * nchan's server for bench/fanout.ts, the C reference of issue 17: nginx
- * (/usr/sbin/nginx, one worker) with the nchan module, driven by the same
- * JSON lines on stdin as bench/_fanout_server.ts. Run as `deno run -A
+ * (one worker, started by scripts/nginx.mjs `startNginx`) with the nchan
+ * module, driven by the same JSON lines on stdin as
+ * bench/_fanout_server.ts. Run as `deno run -A
  * bench/_fanout_nchan.ts` with BENCH_KEEP_ALIVE (ms) set, once
  * bench/fanout.ts made sure the module is installed (scripts/nginx.mjs
  * `ensureNchan()`); Deno only (not in bench/tsconfig.json: it imports
@@ -27,24 +28,13 @@
  * @module
  */
 
-import { spawn, spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import process from "node:process";
-import { NCHAN_MODULE } from "../scripts/nginx.mjs";
-import { freePort } from "../scripts/services.mjs";
+import { NCHAN_MODULE, NGINX, startNginx } from "../scripts/nginx.mjs";
 import { sleep } from "./_util.ts";
 import { answerCommands, nowMicros } from "./_fanout_worker.ts";
 
-const NGINX = "/usr/sbin/nginx";
-const HOST = "127.0.0.1";
 // Bounds each request to nginx: a wedged nginx fails the run, not hangs it.
 const REQUEST_MS = 10_000;
 const keepAlive = Number(process.env.BENCH_KEEP_ALIVE);
@@ -59,60 +49,41 @@ function openFilesLimit(): number {
   return Number(line.split(/\s+/)[3]);
 }
 
-function config(dir: string, port: number): string {
-  return `load_module ${NCHAN_MODULE};
-worker_processes 1;
-daemon off;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-
-events {
-    worker_connections ${openFilesLimit()};
-}
-
-http {
-    access_log off;
-    client_body_temp_path ${join(dir, "client_body")};
-    proxy_temp_path ${join(dir, "proxy")};
-    fastcgi_temp_path ${join(dir, "fastcgi")};
-    uwsgi_temp_path ${join(dir, "uwsgi")};
-    scgi_temp_path ${join(dir, "scgi")};
+// The server block, in docs/nginx.conf's form: scripts/nginx.mjs puts
+// the address in for `listen 80;`, and the main and http contexts around it.
+const SERVER = `server {
+    listen 80;
     # One publisher connection for the whole run.
     keepalive_requests 1000000;
 
-    server {
-        listen ${HOST}:${port};
+    location = / {
+        nchan_subscriber eventsource;
+        nchan_channel_id fanout;
+        nchan_subscriber_first_message newest;
+        nchan_eventsource_ping_interval ${PING_SECONDS};
+        nchan_eventsource_ping_comment ping;
+        nchan_eventsource_ping_event "";
+    }
 
-        location = / {
-            nchan_subscriber eventsource;
-            nchan_channel_id fanout;
-            nchan_subscriber_first_message newest;
-            nchan_eventsource_ping_interval ${PING_SECONDS};
-            nchan_eventsource_ping_comment ping;
-            nchan_eventsource_ping_event "";
-        }
-
-        location = /pub {
-            nchan_publisher;
-            nchan_channel_id fanout;
-            # Far more than a burst (200 events): none is ever dropped.
-            nchan_message_buffer_length 10000;
-            nchan_message_timeout 1h;
-        }
+    location = /pub {
+        nchan_publisher;
+        nchan_channel_id fanout;
+        # Far more than a burst (200 events): none is ever dropped.
+        nchan_message_buffer_length 10000;
+        nchan_message_timeout 1h;
     }
 }
 `;
-}
 
-/** nginx's worker: the master's one child. */
-async function workerOf(master: number): Promise<number> {
-  const file = `/proc/${master}/task/${master}/children`;
+/** The one child of `parent`: nginx's master of its shell, its worker of it. */
+async function childOf(parent: number): Promise<number> {
+  const file = `/proc/${parent}/task/${parent}/children`;
   for (let tries = 0; tries < 100; tries++) {
     const children = readFileSync(file, "utf8").trim().split(/\s+/);
     if (children[0]) return Number(children[0]);
     await sleep(50);
   }
-  throw new Error("nginx started no worker in 5 s");
+  throw new Error(`${parent} started no child in 5 s`);
 }
 
 /** Resident bytes of `pid`. */
@@ -121,24 +92,15 @@ function rss(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1_024;
 }
 
-const dir = mkdtempSync(join(tmpdir(), "ssekit-nchan-"));
-// nginx's worker runs as nobody and must reach its temp paths.
-chmodSync(dir, 0o755);
-const port = await freePort(HOST);
-writeFileSync(join(dir, "nginx.conf"), config(dir, port));
-const nginx = spawn(NGINX, [
-  "-p",
-  dir,
-  "-e",
-  join(dir, "error.log"),
-  "-c",
-  join(dir, "nginx.conf"),
-], {
-  stdio: ["ignore", "ignore", "inherit"],
+const nginx = await startNginx({
+  config: SERVER,
+  main: `load_module ${NCHAN_MODULE};`,
+  connections: openFilesLimit(),
 });
-const running = () => nginx.exitCode === null && nginx.signalCode === null;
-const url = `http://${HOST}:${port}/`;
-const publisher = `http://${HOST}:${port}/pub`;
+const url = nginx.url;
+const publisher = new URL("/pub", url).href;
+// Whose CPU counts: the worker, not the master or its shell.
+const worker = await childOf(await childOf(nginx.pid!));
 
 /** Subscribers of the channel, 0 before it exists. */
 async function streams(): Promise<number> {
@@ -163,23 +125,6 @@ async function post(body: string): Promise<void> {
   if (!response.ok) throw new Error(`POST /pub: ${response.status}`);
 }
 
-/** The worker's pid, once it serves the publisher location. */
-async function started(): Promise<number> {
-  for (let tries = 0; tries < 100; tries++) {
-    if (!running()) break;
-    try {
-      await streams();
-      return await workerOf(nginx.pid!);
-    } catch {
-      await sleep(50);
-    }
-  }
-  throw new Error(
-    `nginx did not start: ${readFileSync(join(dir, "error.log"), "utf8")}`,
-  );
-}
-
-const worker = await started();
 let seq = 0;
 
 /** Publishes `count` events, `rate` per second (0: back to back). */
@@ -197,12 +142,8 @@ async function publish(count: number, rate: number) {
   return { published: seq, first, last: nowMicros() };
 }
 
-/** SIGTERM, nginx's fast shutdown; SIGKILL if it lingers. */
 async function stop() {
-  nginx.kill("SIGTERM");
-  for (let tries = 0; tries < 50 && running(); tries++) await sleep(100);
-  if (running()) nginx.kill("SIGKILL");
-  rmSync(dir, { recursive: true, force: true });
+  await nginx.stop();
   process.exit(0);
 }
 

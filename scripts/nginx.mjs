@@ -21,7 +21,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackage, freePort, probe } from "./services.mjs";
 
-const NGINX = "/usr/sbin/nginx";
+/** Where Debian installs nginx. */
+export const NGINX = "/usr/sbin/nginx";
 /** nchan, nginx's pub/sub module, as Debian ships it for `load_module`. */
 export const NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so";
 const HOST = "127.0.0.1";
@@ -65,21 +66,26 @@ function replaceOnce(text, from, to) {
 }
 
 /**
- * The whole nginx.conf for a test run: `config` (server-level text in the
- * form of docs/nginx.conf) with its listen and upstream addresses replaced,
- * inside a minimal main and http context whose every path is in `dir`.
+ * The whole nginx.conf for a run: `config` (server-level text in the form
+ * of docs/nginx.conf) with its listen address, and its upstream address
+ * when `upstream` is given, replaced, inside a minimal main and http
+ * context whose every path is in `dir`; `main` goes first in the main
+ * context (a `load_module`), and each worker takes `connections`.
  */
 function renderConfig(
-  { config = shippedConfig(), port, upstream, dir },
+  { config = shippedConfig(), port, upstream, dir, main = "", connections },
 ) {
   let server = replaceOnce(config, SHIPPED_LISTEN, `listen ${HOST}:${port};`);
-  server = replaceOnce(server, SHIPPED_UPSTREAM, upstream);
-  return `worker_processes 1;
+  if (upstream !== undefined) {
+    server = replaceOnce(server, SHIPPED_UPSTREAM, upstream);
+  }
+  return `${main}
+worker_processes 1;
 pid ${join(dir, "nginx.pid")};
 error_log stderr warn;
 
 events {
-    worker_connections 128;
+    worker_connections ${connections};
 }
 
 http {
@@ -127,12 +133,21 @@ export function ensureNchan() {
 }
 
 /**
- * Starts nginx in front of `upstream` ("host:port"); resolves to
- * `{ url, port, stop }` once it serves requests. `stop()` ends it and
- * removes its directory.
+ * Starts nginx in front of `upstream` ("host:port"), with docs/nginx.conf
+ * or `config` (server-level text with `listen 80;` once, and the example
+ * upstream once when `upstream` is given); `main` and `connections` (128)
+ * as in renderConfig. Resolves to `{ url, port, pid, stop }` once it
+ * serves requests: `pid` is the shell whose child is nginx's master, and
+ * `stop()` ends it and removes its directory.
+ *
+ * @param {{ upstream?: string, config?: string, main?: string, connections?: number }} [options]
  */
-export async function startNginx({ upstream, config } = {}) {
-  if (!upstream) throw new TypeError("startNginx: upstream is required");
+export async function startNginx(
+  { upstream, config, main, connections = 128 } = {},
+) {
+  if (config === undefined && !upstream) {
+    throw new TypeError("startNginx: upstream is required");
+  }
   ensureNginx();
   const port = await freePort(HOST);
   const dir = mkdtempSync(join(tmpdir(), "ssekit-nginx-"));
@@ -140,7 +155,10 @@ export async function startNginx({ upstream, config } = {}) {
   try {
     // As root, nginx's workers run as nobody and must reach the temp paths.
     chmodSync(dir, 0o755);
-    writeFileSync(file, renderConfig({ config, port, upstream, dir }));
+    writeFileSync(
+      file,
+      renderConfig({ config, port, upstream, dir, main, connections }),
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -203,5 +221,5 @@ export async function startNginx({ upstream, config } = {}) {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url: `http://${HOST}:${port}/`, port, stop };
+  return { url: `http://${HOST}:${port}/`, port, pid: child.pid, stop };
 }
