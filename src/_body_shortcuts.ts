@@ -98,7 +98,9 @@ export abstract class PushSource {
    * The clock the watchdogs of the streams it feeds share, if any (see
    * _shared_clock.ts).
    */
-  clock: SharedClock | undefined = undefined;
+  get clock(): SharedClock | undefined {
+    return undefined;
+  }
   /** Hands `receiver` events while it asks for more. */
   abstract pushTo(receiver: PushReceiver): void;
   /** Ends the source. */

@@ -96,7 +96,6 @@ export class Subscription extends PushSource
     signal: AbortSignal | undefined,
   ) {
     super();
-    this.clock = hub.clock;
     this.#hub = hub;
     this.#topic = topic;
     this.#cursor = lastEventId;
@@ -120,6 +119,11 @@ export class Subscription extends PushSource
       return;
     }
     signal?.addEventListener("abort", this.#onAbort);
+  }
+
+  /** The hub's: its streams share one timer. */
+  override get clock(): SharedClock {
+    return this.#hub.clock;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<SSEEvent> {
